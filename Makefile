@@ -1,0 +1,40 @@
+# Two commands: `make run` and `make test`. Both create/update .venv and are quick when nothing changed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo-data
+ROWS   ?= 1000000
+PORT   ?= 5006
+
+.PHONY: install run test lint bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(DEMO)/.tieout-demo: | $(VENV)/.installed
+	$(BIN)/tieout generate --out $(DEMO) --rows $(ROWS)
+
+demo: $(DEMO)/.tieout-demo
+
+run: install demo
+	$(BIN)/tieout serve --data $(DEMO) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m tests.benchmarks.run
+
+clean:
+	rm -rf $(VENV) .tieout-cache dist pyinstaller-work

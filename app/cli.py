@@ -1,0 +1,255 @@
+"""The `tieout` command: generate, validate, kpis, export, serve, desktop.
+
+Exit codes: 0 ok, 2 bad input or usage (the message names what is wrong; no traceback),
+1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from data import schemas
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
+
+#: CLI flag -> model parameter, per domain (names from KPI_DEFINITIONS.md).
+FILTER_FLAGS: dict[str, dict[str, str]] = {
+    "influencer": {"brand": "brands", "product": "products", "platform": "platforms",
+                   "category": "categories", "tier": "tiers"},
+    "payments": {"segment": "segments", "industry": "industries", "region": "regions",
+                 "account_manager": "account_managers", "channel": "channels",
+                 "payment_method": "payment_methods"},
+    "reconciliation": {"channel": "channels", "campaign": "campaigns"},
+}
+NUMBER_FLAGS: dict[str, dict[str, str]] = {
+    "influencer": {"cogs": "cogs"},
+    "payments": {},
+    "reconciliation": {"abs_tol": "abs_tol", "rel_tol": "rel_tol", "timing_days": "timing_days"},
+}
+
+
+class UsageError(Exception):
+    """Bad arguments or input: exit code 2."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2025-01-31, got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"tieout: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tieout", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser("generate", help="write demo data for all three domains")
+    g.add_argument("--out", required=True, type=Path)
+    g.add_argument("--rows", type=int, default=1_000_000, help="payments transactions")
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--start", type=_date, default=None)
+    g.add_argument("--end", type=_date, default=None)
+    g.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="check a data folder and print every problem")
+    v.add_argument("--data", required=True, type=Path)
+    v.add_argument("--domain", choices=schemas.DOMAINS, action="append")
+
+    k = sub.add_parser("kpis", help="print the KPIs of one domain as JSON or CSV")
+    k.add_argument("--domain", required=True, choices=schemas.DOMAINS)
+    k.add_argument("--data", required=True, type=Path)
+    k.add_argument("--start", type=_date)
+    k.add_argument("--end", type=_date)
+    k.add_argument("--tables", action="store_true", help="add the domain's tables")
+    k.add_argument("--format", choices=["json", "csv"], default="json")
+    flags = sorted({f for d in FILTER_FLAGS.values() for f in d})
+    for flag in flags:
+        k.add_argument("--" + flag.replace("_", "-"), dest=flag, action="append", default=[],
+                       metavar="VALUE", help="filter (repeatable)")
+    k.add_argument("--cogs", type=float)
+    k.add_argument("--abs-tol", dest="abs_tol", type=float)
+    k.add_argument("--rel-tol", dest="rel_tol", type=float)
+    k.add_argument("--timing-days", dest="timing_days", type=int)
+
+    s = sub.add_parser("serve", help="serve the app for a team (panel serve)")
+    s.add_argument("--data", type=Path, default=None)
+    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--address", default="localhost")
+    s.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[])
+    s.add_argument("--basic-auth", default=None, help="password, or a JSON file of user: pass")
+    s.add_argument("--cookie-secret", default=None)
+    s.add_argument("--num-procs", type=int, default=1)
+    s.add_argument("--show", action="store_true", help="open a browser")
+    return p
+
+
+def _progress_bar(total: int, quiet: bool):  # noqa: ANN202
+    if quiet:
+        return None, (lambda _n: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="rows", unit_scale=True, desc="generating", file=sys.stderr)
+    return bar, bar.update
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from data.generate import DEFAULT_END, DEFAULT_START, generate, total_units
+
+    if a.rows < 1:
+        raise UsageError(f"--rows must be at least 1, got {a.rows}")
+    start, end = a.start or DEFAULT_START, a.end or DEFAULT_END
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    bar, tick = _progress_bar(total_units(a.rows), a.quiet)
+    try:
+        generate(a.out, rows=a.rows, seed=a.seed, start=start, end=end, fmt=a.format,
+                 progress=tick)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"demo data written to {a.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    from data.engine import validate_root
+
+    if not a.data.is_dir():
+        raise UsageError(f"--data {a.data}: no such folder")
+    results = validate_root(a.data, a.domain)
+    bad = False
+    for domain, data in results.items():
+        if not data.present:
+            print(f"{domain}: no folder {a.data / domain} (domain skipped)")
+            continue
+        print(f"{domain}: {data.report.text()}")
+        bad |= not data.report.ok
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def _jsonable(value: Any) -> Any:
+    import math
+
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, dt.date | pd.Timestamp):
+        return value.isoformat()[:10]
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is pd.NA or value is None:
+        return None
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value
+
+
+def cmd_kpis(a: argparse.Namespace) -> int:
+    model = _open_model(a.domain, a.data)
+    updates: dict[str, Any] = {}
+    allowed_filters = FILTER_FLAGS[a.domain]
+    for flag in sorted({f for d in FILTER_FLAGS.values() for f in d}):
+        values = getattr(a, flag)
+        if values and flag not in allowed_filters:
+            raise UsageError(f"--{flag.replace('_', '-')} is not a filter of the {a.domain} domain")
+        if values:
+            updates[allowed_filters[flag]] = values
+    for flag, param_name in NUMBER_FLAGS[a.domain].items():
+        if getattr(a, flag) is not None:
+            updates[param_name] = getattr(a, flag)
+    for flag in ("cogs", "abs_tol", "rel_tol", "timing_days"):
+        if getattr(a, flag) is not None and flag not in NUMBER_FLAGS[a.domain]:
+            raise UsageError(f"--{flag.replace('_', '-')} does not apply to the {a.domain} domain")
+    if a.start:
+        updates["start"] = a.start
+    if a.end:
+        updates["end"] = a.end
+    try:
+        model.param.update(**updates)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = model.summary(tables=a.tables)
+    if a.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["key", "value"])
+        for key, value in out["kpis"].items():
+            if isinstance(value, list):
+                value = json.dumps(_jsonable(value))
+            w.writerow([key, "" if value is None else value])
+    else:
+        print(json.dumps(_jsonable(out), indent=1))
+    return EXIT_OK
+
+
+def _open_model(domain: str, root: Path) -> Any:
+    from data.engine import open_source
+    from models import make_model
+
+    if not root.is_dir():
+        raise UsageError(f"--data {root}: no such folder")
+    source = open_source(root)
+    status = source.status.get(domain)
+    if status is None or not status.present:
+        raise UsageError(f"{root}: no {domain}/ folder")
+    if not status.loaded:
+        raise UsageError(f"{domain} data is invalid:\n{status.report.text()}")
+    return make_model(domain, source)
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from app.server import serve
+
+    serve(
+        data=a.data,
+        port=a.port,
+        address=a.address,
+        origins=a.origins,
+        basic_auth=a.basic_auth,
+        cookie_secret=a.cookie_secret,
+        num_procs=a.num_procs,
+        show=a.show,
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"generate": cmd_generate, "validate": cmd_validate, "kpis": cmd_kpis,
+            "serve": cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `tieout` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"tieout: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_UNEXPECTED
+    except Exception as exc:
+        print(f"tieout: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The base of every domain model: period, filters, one computation per change.
+
+A domain model is a plain `param.Parameterized` (no Panel): filter parameters in, output
+parameters out. Subclasses list their filter parameters in ``FILTERS`` and implement
+`compute`, a function of the parameters that returns the new outputs; `_refresh` stores them in
+one `param.update`, so views reading several outputs see one change. If `compute` raises, the
+previous outputs stay and the exception reaches the caller (the app shows it as a notification).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import param
+
+from models.kpi import money
+
+
+class DomainModel(param.Parameterized):
+    """Owns one domain's filter state and computed outputs."""
+
+    domain: ClassVar[str] = ""
+    #: Multi-value filter parameters (a row passes if its value is one of the chosen; none = all).
+    FILTERS: ClassVar[tuple[str, ...]] = ()
+    #: Other parameters whose change recomputes the outputs (tolerances, model choices).
+    SETTINGS: ClassVar[tuple[str, ...]] = ()
+
+    start = param.CalendarDate(default=None, allow_None=True,
+                               doc="First day of the period (inclusive).")
+    end = param.CalendarDate(default=None, allow_None=True,
+                             doc="Last day of the period (inclusive).")
+    data_start = param.CalendarDate(default=None, allow_None=True, precedence=-1, constant=True,
+                                    doc="First day present in the data.")
+    data_end = param.CalendarDate(default=None, allow_None=True, precedence=-1, constant=True,
+                                  doc="Last day present in the data.")
+    kpis = param.Dict(default={}, precedence=-1, doc="The KPI dict of KPI_DEFINITIONS.md.")
+    kpis_prev = param.Dict(default={}, precedence=-1,
+                           doc="The same KPIs over the equally long period just before.")
+    computations = param.Integer(default=0, precedence=-1, doc="How many times outputs were computed.")
+
+    def __init__(self, source: Any, **params: Any):
+        self._source = source
+        self._be = source.backend()
+        super().__init__()
+        self._setup()
+        first, last = self._data_span()
+        with param.edit_constant(self):
+            self.data_start, self.data_end = first, last
+        params.setdefault("start", first)
+        params.setdefault("end", last)
+        with param.parameterized.discard_events(self):
+            self.param.update(**params)
+        self.param.watch(self._refresh, ["start", "end", *self.FILTERS, *self.SETTINGS])
+        self._refresh()
+
+    # -- to implement ------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Read tables and fill filter options (called before parameters are set)."""
+
+    def _data_span(self) -> tuple[dt.date | None, dt.date | None]:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, Any]:
+        """Return ``{output_parameter: value}`` for the current parameters."""
+        raise NotImplementedError
+
+    def tables(self) -> dict[str, Any]:
+        """The tables `tieout kpis --tables` prints, as DataFrames."""
+        return {}
+
+    # -- machinery ----------------------------------------------------------------------
+    def period(self) -> tuple[dt.date, dt.date]:
+        """The chosen period, checked."""
+        start, end = self.start or self.data_start, self.end or self.data_end
+        if start is None or end is None:
+            raise ValueError(f"the {self.domain} data has no dates")
+        if end < start:
+            raise ValueError(f"the period ends ({end}) before it starts ({start})")
+        return start, end
+
+    def previous_period(self) -> tuple[dt.date, dt.date]:
+        """The equally long window just before the period."""
+        start, end = self.period()
+        days = (end - start).days + 1
+        return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+    def _refresh(self, *events: Any) -> None:
+        outputs = self.compute()
+        self.param.update(**outputs, computations=self.computations + 1)
+
+    def filters(self) -> dict[str, list[Any]]:
+        """The active filters (those with a choice)."""
+        return {f: list(getattr(self, f)) for f in self.FILTERS if getattr(self, f)}
+
+    def summary(self, tables: bool = False) -> dict[str, Any]:
+        """The `tieout kpis` output: domain, period, filters, kpis (and tables)."""
+        start, end = self.period()
+        settings = {s: getattr(self, s) for s in self.SETTINGS}
+        out: dict[str, Any] = {
+            "domain": self.domain,
+            "period": {"start": start.isoformat(), "end": end.isoformat()},
+            "filters": {**self.filters(), **settings},
+            "kpis": dict(self.kpis),
+        }
+        if tables:
+            out["tables"] = self.tables()
+        return out
+
+
+def set_options(model: param.Parameterized, name: str, values: list[Any]) -> None:
+    """Give a ListSelector filter its choices (sorted, as found in the data)."""
+    model.param[name].objects = sorted(v for v in values if v is not None)
+
+
+__all__ = ["DomainModel", "money", "set_options"]
