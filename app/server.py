@@ -1,0 +1,40 @@
+"""`tieout serve`: the app for a team, with production settings applied."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from app.settings import DATA_ENV, data_root
+
+
+def serve(data: Path | None = None, port: int = 5006, address: str = "localhost",
+          origins: list[str] | None = None, basic_auth: str | None = None,
+          cookie_secret: str | None = None, num_procs: int = 1, show: bool = False) -> None:
+    """Ingest (or reuse) the data, then serve `create_app` until stopped."""
+    import panel as pn
+
+    from app.main import create_app
+    from data.engine import open_source
+
+    if data is not None:
+        os.environ[DATA_ENV] = str(Path(data).resolve())
+    root = data_root()
+    if not root.is_dir():
+        raise SystemExit(f"tieout: data folder {root} does not exist (run `tieout generate`)")
+    print(f"tieout: loading {root} ...", flush=True)  # noqa: T201
+    open_source(root)  # ingest once before the first session
+    allowed = origins or [f"localhost:{port}", f"127.0.0.1:{port}"]
+    kwargs: dict[str, Any] = {}
+    if basic_auth:
+        kwargs["basic_auth"] = basic_auth
+        kwargs["cookie_secret"] = cookie_secret or os.urandom(32).hex()
+    elif cookie_secret:
+        kwargs["cookie_secret"] = cookie_secret
+    print(f"tieout: serving on http://{address if address != '0.0.0.0' else 'localhost'}:"  # noqa: T201
+          f"{port}/", flush=True)
+    pn.serve({"/": create_app}, port=port, address=address, websocket_origin=allowed,
+             show=show, num_procs=num_procs, title="Tieout",
+             check_unused_sessions_milliseconds=10_000,
+             unused_session_lifetime_milliseconds=60_000, **kwargs)

@@ -1,0 +1,121 @@
+"""Formatting and display helpers shared by the pages. Formatting only: no KPI arithmetic.
+
+Every piece of user text goes through `esc` before it reaches HTML; tables use Tabulator's
+``plaintext`` formatter for text columns, which escapes.
+"""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+from typing import Any
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+
+FORMATS = {
+    "money": lambda v: f"${float(v):,.2f}",
+    "count": lambda v: f"{int(v):,}",
+    "rate": lambda v: f"{float(v) * 100:.1f}%",
+    "pct": lambda v: f"{float(v):.1f}%",
+    "bps": lambda v: f"{float(v):.1f} bps",
+    "ratio": lambda v: f"{float(v):.2f}x",
+    "index": lambda v: f"{float(v):,.0f}",
+    "share": lambda v: f"{float(v) * 100:.1f}%",
+    "coef": lambda v: f"{float(v):.3f}",
+}
+
+
+def esc(text: Any) -> str:
+    """HTML-escape anything shown from the data."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def fmt(value: Any, kind: str) -> str:
+    """A KPI value for display; ``n/a`` for null (a ratio with a zero denominator)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "n/a"
+    return FORMATS[kind](value)
+
+
+def _as_float(v: Any) -> float | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return None
+    if isinstance(v, Decimal | int | float):
+        return float(v)
+    return None
+
+
+def card_html(label: str, value: Any, kind: str, prev: Any = None, good_when_up: bool = True,
+              help_text: str = "") -> str:
+    """One KPI card: value, and change vs the previous period coloured good/bad (not up/down)."""
+    delta = ""
+    cur, old = _as_float(value), _as_float(prev)
+    if cur is not None and old is not None:
+        if kind in ("rate", "share"):
+            diff = (cur - old) * 100
+            text = f"{diff:+.1f} pp"
+        elif kind in ("pct", "bps"):
+            diff = cur - old
+            text = f"{diff:+.1f}{' pp' if kind == 'pct' else ' bps'}"
+        elif old != 0:
+            diff = (cur - old) / abs(old) * 100
+            text = f"{diff:+.1f}%"
+        else:
+            diff, text = 0.0, "new"
+        good = (diff > 0) == good_when_up if diff != 0 else None
+        colour = "#1a7f37" if good else ("#cf222e" if good is False else "#6e7781")
+        arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
+        delta = (f'<div class="delta" style="color:{colour};font-size:0.85em">{arrow} {esc(text)}'
+                 f' vs previous period</div>')
+    title = f' title="{esc(help_text)}"' if help_text else ""
+    return (
+        f'<div class="kpi-card"{title} style="padding:8px 12px;border:1px solid #d0d7de;'
+        f'border-radius:8px;min-width:150px">'
+        f'<div style="font-size:0.8em;color:#57606a">{esc(label)}</div>'
+        f'<div class="kpi-value" style="font-size:1.5em;font-weight:600">{esc(fmt(value, kind))}'
+        f"</div>{delta}</div>"
+    )
+
+
+def cards_html(specs: list[tuple[str, str, str, bool]], kpis: dict[str, Any],
+               prev: dict[str, Any]) -> str:
+    """A row of cards from (label, key, kind, good_when_up) specs."""
+    body = "".join(
+        card_html(label, kpis.get(key), kind, prev.get(key), up) for label, key, kind, up in specs
+    )
+    return f'<div style="display:flex;flex-wrap:wrap;gap:10px">{body}</div>'
+
+
+def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
+    """A sortable, filterable table; text cells escaped (plaintext formatter)."""
+    df = df if df is not None else pd.DataFrame()
+    text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(
+        df[c]) or isinstance(df[c].dtype, pd.CategoricalDtype)]
+    formatters = {c: {"type": "plaintext"} for c in text_cols}
+    options: dict[str, Any] = dict(
+        pagination="local", page_size=15, show_index=False, disabled=True, sizing_mode="stretch_width",
+        formatters=formatters, header_filters=kwargs.pop("header_filters", False), layout="fit_data_table",
+    )
+    options.update(kwargs)
+    return pn.widgets.Tabulator(df, **options)
+
+
+def empty_plot(message: str = "No data for these filters") -> hv.Text:
+    """What a chart shows when the filters match nothing."""
+    return hv.Text(0.5, 0.5, message).opts(xaxis=None, yaxis=None, toolbar=None,
+                                            responsive=True, height=280)
+
+
+def download(table_widget: pn.widgets.Tabulator, filename: str) -> pn.widgets.FileDownload:
+    """A CSV download of a table's current data, text cells neutralised against formulas."""
+    from app.export import to_csv_bytes
+
+    def _data():  # noqa: ANN202
+        import io
+
+        return io.BytesIO(to_csv_bytes(table_widget.value))
+
+    return pn.widgets.FileDownload(callback=_data, filename=filename, button_type="light",
+                                   label=f"Download {filename}")
