@@ -19,11 +19,21 @@ EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
 
 #: CLI flag -> model parameter, per domain (names from KPI_DEFINITIONS.md).
 FILTER_FLAGS: dict[str, dict[str, str]] = {
-    "influencer": {"brand": "brands", "product": "products", "platform": "platforms",
-                   "category": "categories", "tier": "tiers"},
-    "payments": {"segment": "segments", "industry": "industries", "region": "regions",
-                 "account_manager": "account_managers", "channel": "channels",
-                 "payment_method": "payment_methods"},
+    "influencer": {
+        "brand": "brands",
+        "product": "products",
+        "platform": "platforms",
+        "category": "categories",
+        "tier": "tiers",
+    },
+    "payments": {
+        "segment": "segments",
+        "industry": "industries",
+        "region": "regions",
+        "account_manager": "account_managers",
+        "channel": "channels",
+        "payment_method": "payment_methods",
+    },
     "reconciliation": {"channel": "channels", "campaign": "campaigns"},
 }
 NUMBER_FLAGS: dict[str, dict[str, str]] = {
@@ -77,8 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--format", choices=["json", "csv"], default="json")
     flags = sorted({f for d in FILTER_FLAGS.values() for f in d})
     for flag in flags:
-        k.add_argument("--" + flag.replace("_", "-"), dest=flag, action="append", default=[],
-                       metavar="VALUE", help="filter (repeatable)")
+        k.add_argument(
+            "--" + flag.replace("_", "-"),
+            dest=flag,
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help="filter (repeatable)",
+        )
     k.add_argument("--cogs", type=float)
     k.add_argument("--abs-tol", dest="abs_tol", type=float)
     k.add_argument("--rel-tol", dest="rel_tol", type=float)
@@ -96,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_bar(total: int, quiet: bool):  # noqa: ANN202
+def _progress_bar(total: int, quiet: bool):
     if quiet:
         return None, (lambda _n: None)
     from tqdm import tqdm
@@ -115,8 +131,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         raise UsageError(f"--end {end} is before --start {start}")
     bar, tick = _progress_bar(total_units(a.rows), a.quiet)
     try:
-        generate(a.out, rows=a.rows, seed=a.seed, start=start, end=end, fmt=a.format,
-                 progress=tick)
+        generate(a.out, rows=a.rows, seed=a.seed, start=start, end=end, fmt=a.format, progress=tick)
     finally:
         if bar is not None:
             bar.close()
@@ -142,9 +157,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 def _jsonable(value: Any) -> Any:
     import math
+    from decimal import Decimal
 
     import pandas as pd
 
+    if isinstance(value, Decimal):
+        return float(value)  # exact cents print as the shortest decimal, e.g. 1060.01
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -203,8 +221,12 @@ def cmd_kpis(a: argparse.Namespace) -> int:
 
 def _open_model(domain: str, root: Path) -> Any:
     from data.engine import open_source
-    from models import make_model
+    from models import AVAILABLE, make_model
 
+    if domain not in AVAILABLE:
+        raise UsageError(
+            f"the {domain} domain is not built yet (available: {', '.join(AVAILABLE)})"
+        )
     if not root.is_dir():
         raise UsageError(f"--data {root}: no such folder")
     source = open_source(root)
@@ -232,8 +254,12 @@ def cmd_serve(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"generate": cmd_generate, "validate": cmd_validate, "kpis": cmd_kpis,
-            "serve": cmd_serve}
+COMMANDS = {
+    "generate": cmd_generate,
+    "validate": cmd_validate,
+    "kpis": cmd_kpis,
+    "serve": cmd_serve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,11 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s) or isinstance(
-                s.dtype, pd.CategoricalDtype):
+        if (
+            s.dtype == object
+            or pd.api.types.is_string_dtype(s)
+            or isinstance(s.dtype, pd.CategoricalDtype)
+        ):
             out[col] = s.astype(object).map(neutralise)
     return out
 

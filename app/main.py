@@ -19,8 +19,12 @@ from data.engine import Source, open_source
 
 log = logging.getLogger("tieout")
 
-PAGES = {"influencer": "Influencer ROI", "payments": "Payments",
-         "reconciliation": "Reconciliation", "data": "Data"}
+PAGES = {
+    "influencer": "Influencer ROI",
+    "payments": "Payments",
+    "reconciliation": "Reconciliation",
+    "data": "Data",
+}
 
 
 def _notify_error(exc: BaseException) -> None:
@@ -35,6 +39,10 @@ pn.config.exception_handler = _notify_error
 
 def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     """(page, sidebar filters) of a domain, or a 'no data' message."""
+    from models import AVAILABLE
+
+    if domain not in AVAILABLE:
+        return pn.pane.Alert(f"The {PAGES[domain]} page is not built yet.", alert_type="info"), None
     status = source.status.get(domain)
     if status is None or not status.present:
         msg = f"No {domain}/ folder in {source.root}."
@@ -42,7 +50,8 @@ def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     if not status.loaded:
         return pn.pane.Alert(
             f"The {domain} data did not pass validation; see the Data page for every problem.",
-            alert_type="warning"), None
+            alert_type="warning",
+        ), None
     from models import make_model
 
     model = make_model(domain, source)
@@ -68,10 +77,12 @@ def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     source = source or open_source(data_root())
     from views.data_page import DataView
 
-    nav = pn.widgets.RadioButtonGroup(options={v: k for k, v in PAGES.items()},
-                                      value="payments", orientation="vertical",
-                                      button_type="primary", button_style="outline",
-                                      sizing_mode="stretch_width")
+    nav = pn.widgets.RadioButtonGroup(
+        options={v: k for k, v in PAGES.items()},
+        value="payments",
+        orientation="vertical",
+        sizing_mode="stretch_width",
+    )
     main = pn.Column(sizing_mode="stretch_width")
     side_filters = pn.Column(sizing_mode="stretch_width")
     built: dict[str, tuple[Any, Any]] = {}
@@ -89,13 +100,19 @@ def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
         title="Tieout",
         sidebar=[pn.pane.Markdown("### Pages"), nav, side_filters],
         main=[main],
-        header=[pn.pane.HTML(
-            f'<span style="color:white">Data: {html.escape(str(source.root))}</span>'
-            '&nbsp;&nbsp;<a style="color:white" href="?theme=default">Light</a> | '
-            '<a style="color:white" href="?theme=dark">Dark</a>')],
+        header=[
+            pn.pane.HTML(
+                f'<span style="color:white">Data: {html.escape(str(source.root))}</span>'
+                '&nbsp;&nbsp;<a style="color:white" href="?theme=default">Light</a> | '
+                '<a style="color:white" href="?theme=dark">Dark</a>'
+            )
+        ],
         theme="dark" if _wants_dark() else "default",
         sidebar_width=300,
     )
+    # Handles for tests and the URL sync: the page objects built so far and the navigation.
+    template.tieout_pages = built  # type: ignore[attr-defined]
+    template.tieout_nav = nav  # type: ignore[attr-defined]
     return template
 
 

@@ -9,9 +9,16 @@ from typing import Any
 from app.settings import DATA_ENV, data_root
 
 
-def serve(data: Path | None = None, port: int = 5006, address: str = "localhost",
-          origins: list[str] | None = None, basic_auth: str | None = None,
-          cookie_secret: str | None = None, num_procs: int = 1, show: bool = False) -> None:
+def serve(
+    data: Path | None = None,
+    port: int = 5006,
+    address: str = "localhost",
+    origins: list[str] | None = None,
+    basic_auth: str | None = None,
+    cookie_secret: str | None = None,
+    num_procs: int = 1,
+    show: bool = False,
+) -> None:
     """Ingest (or reuse) the data, then serve `create_app` until stopped."""
     import panel as pn
 
@@ -32,9 +39,17 @@ def serve(data: Path | None = None, port: int = 5006, address: str = "localhost"
         kwargs["cookie_secret"] = cookie_secret or os.urandom(32).hex()
     elif cookie_secret:
         kwargs["cookie_secret"] = cookie_secret
-    print(f"tieout: serving on http://{address if address != '0.0.0.0' else 'localhost'}:"  # noqa: T201
-          f"{port}/", flush=True)
-    pn.serve({"/": create_app}, port=port, address=address, websocket_origin=allowed,
-             show=show, num_procs=num_procs, title="Tieout",
-             check_unused_sessions_milliseconds=10_000,
-             unused_session_lifetime_milliseconds=60_000, **kwargs)
+    shown = address if address != "0.0.0.0" else "localhost"
+    print(f"tieout: serving on http://{shown}:{port}/", flush=True)  # noqa: T201
+    pn.serve(
+        {"/": create_app},
+        port=port,
+        address=address,
+        websocket_origin=allowed,
+        show=show,
+        num_procs=num_procs,
+        title="Tieout",
+        check_unused_sessions_milliseconds=10_000,
+        unused_session_lifetime_milliseconds=60_000,
+        **kwargs,
+    )

@@ -31,9 +31,16 @@ from data import schemas
 from data.validate import DomainData, Problem, Report, find_file, load_domain
 
 ENGINE_VERSION = "1"  # bump when ingest or marts change, so caches rebuild
-SORT_KEYS = {"transactions": "ts", "posts": "date", "tracking_data": "date", "funnel_events":
-             "timestamp", "revenue_marketing": "date", "revenue_finance": "date",
-             "marketing_spend": "date", "touchpoints": "timestamp"}
+SORT_KEYS = {
+    "transactions": "ts",
+    "posts": "date",
+    "tracking_data": "date",
+    "funnel_events": "timestamp",
+    "revenue_marketing": "date",
+    "revenue_finance": "date",
+    "marketing_spend": "date",
+    "touchpoints": "timestamp",
+}
 
 
 class _SessionBackend(_DuckDBBackend):
@@ -160,9 +167,7 @@ class Source:
         self.root = root
         self.db_path = db_path
         self.meta = meta
-        self.status = {
-            d: DomainStatus(**s) for d, s in meta["domains"].items()
-        }
+        self.status = {d: DomainStatus(**s) for d, s in meta["domains"].items()}
         self._con = duckdb.connect(str(db_path), read_only=True)
         _lock_down(self._con)
         self._lock = threading.Lock()
@@ -276,6 +281,8 @@ def clear_sources() -> None:
         _SOURCES.clear()
 
 
-def validate_root(root: str | os.PathLike[str], domains: list[str] | None = None) -> dict[str, DomainData]:
+def validate_root(
+    root: str | os.PathLike[str], domains: list[str] | None = None
+) -> dict[str, DomainData]:
     """Validate without ingesting (for `tieout validate`)."""
     return {d: load_domain(Path(root), d) for d in (domains or list(schemas.DOMAINS))}

@@ -30,10 +30,46 @@ MARKER = ".tieout-demo"
 Progress = Callable[[int], None]
 
 # --------------------------------------------------------------------------- vocabularies
-FIRST = ["Ava", "Liam", "Maya", "Noah", "Zoe", "Ethan", "Lena", "Omar", "Iris", "Kai", "Nora",
-         "Leo", "Sara", "Yuki", "Ines", "Theo", "Mila", "Ravi", "Chloe", "Jonas"]
-LAST = ["Stone", "Rivera", "Chen", "Okafor", "Novak", "Haddad", "Berg", "Silva", "Kim", "Rossi",
-        "Moreau", "Patel", "Ito", "Larsen", "Costa", "Weber"]
+FIRST = [
+    "Ava",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Zoe",
+    "Ethan",
+    "Lena",
+    "Omar",
+    "Iris",
+    "Kai",
+    "Nora",
+    "Leo",
+    "Sara",
+    "Yuki",
+    "Ines",
+    "Theo",
+    "Mila",
+    "Ravi",
+    "Chloe",
+    "Jonas",
+]
+LAST = [
+    "Stone",
+    "Rivera",
+    "Chen",
+    "Okafor",
+    "Novak",
+    "Haddad",
+    "Berg",
+    "Silva",
+    "Kim",
+    "Rossi",
+    "Moreau",
+    "Patel",
+    "Ito",
+    "Larsen",
+    "Costa",
+    "Weber",
+]
 CATEGORIES = ["Beauty", "Fitness", "Food", "Tech", "Travel", "Fashion", "Gaming"]
 PLATFORMS = ["Instagram", "YouTube", "Twitter"]
 PLATFORM_P = [0.70, 0.25, 0.05]
@@ -44,43 +80,99 @@ BRANDS = {
     "Verde": ["Meal Kit", "Cold Brew"],
     "Atlas": ["Backpack", "Travel Pillow"],
 }
-PRICES = {"Serum": 34, "Face Mask": 18, "Sunscreen": 22, "Protein Bar": 12, "Yoga Mat": 45,
-          "Shaker": 15, "Earbuds": 89, "Smartwatch": 199, "Meal Kit": 59, "Cold Brew": 14,
-          "Backpack": 120, "Travel Pillow": 29}
+PRICES = {
+    "Serum": 34,
+    "Face Mask": 18,
+    "Sunscreen": 22,
+    "Protein Bar": 12,
+    "Yoga Mat": 45,
+    "Shaker": 15,
+    "Earbuds": 89,
+    "Smartwatch": 199,
+    "Meal Kit": 59,
+    "Cold Brew": 14,
+    "Backpack": 120,
+    "Travel Pillow": 29,
+}
 SEASONS = ["Spring Launch", "Summer Push", "Back to School", "Holiday"]
 
-INDUSTRIES = ["Retail", "Travel", "Food & Drink", "Software", "Health", "Education", "Gaming",
-              "Home", "Fashion", "Services"]
+INDUSTRIES = [
+    "Retail",
+    "Travel",
+    "Food & Drink",
+    "Software",
+    "Health",
+    "Education",
+    "Gaming",
+    "Home",
+    "Fashion",
+    "Services",
+]
 SEGMENTS = ["Enterprise", "Mid-market", "SMB"]
 REGIONS = ["North America", "EMEA", "APAC", "LATAM"]
-MANAGERS = ["A. Jensen", "B. Osei", "C. Moreno", "D. Tanaka", "E. Novak", "F. Dubois",
-            "G. Singh", "H. Walsh", "I. Kowalski", "J. Adeyemi", "K. Larsen", "L. Ferreira"]
+MANAGERS = [
+    "A. Jensen",
+    "B. Osei",
+    "C. Moreno",
+    "D. Tanaka",
+    "E. Novak",
+    "F. Dubois",
+    "G. Singh",
+    "H. Walsh",
+    "I. Kowalski",
+    "J. Adeyemi",
+    "K. Larsen",
+    "L. Ferreira",
+]
 CHANNELS = ["online", "pos", "mobile"]
 CHANNEL_P = [0.55, 0.30, 0.15]
 APPROVAL_BY_CHANNEL = [0.88, 0.95, 0.91]
 METHODS = ["card", "wallet", "bank_transfer"]
 METHOD_P = [0.7, 0.2, 0.1]
-DECLINE_REASONS = ["insufficient_funds", "do_not_honor", "suspected_fraud", "stolen_card",
-                   "expired_card", "invalid_card_number", "incorrect_cvc", "issuer_unavailable",
-                   "processing_error"]
+DECLINE_REASONS = [
+    "insufficient_funds",
+    "do_not_honor",
+    "suspected_fraud",
+    "stolen_card",
+    "expired_card",
+    "invalid_card_number",
+    "incorrect_cvc",
+    "issuer_unavailable",
+    "processing_error",
+]
 # Decline reason mix differs by channel (rows: online, pos, mobile).
-DECLINE_P = np.array([
-    [0.30, 0.15, 0.14, 0.03, 0.08, 0.10, 0.10, 0.05, 0.05],
-    [0.45, 0.20, 0.04, 0.04, 0.10, 0.02, 0.01, 0.08, 0.06],
-    [0.28, 0.14, 0.10, 0.02, 0.06, 0.08, 0.12, 0.08, 0.12],
-])
+DECLINE_P = np.array(
+    [
+        [0.30, 0.15, 0.14, 0.03, 0.08, 0.10, 0.10, 0.05, 0.05],
+        [0.45, 0.20, 0.04, 0.04, 0.10, 0.02, 0.01, 0.08, 0.06],
+        [0.28, 0.14, 0.10, 0.02, 0.06, 0.08, 0.12, 0.08, 0.12],
+    ]
+)
 SOFT = {0, 7, 8}  # reasons worth a retry
 
 RECON_CAMPAIGNS = {
-    "Brand Search": "Search", "Generic Search": "Search", "Shopping Ads": "Search",
-    "Reels Prospecting": "Social", "Retargeting Social": "Social", "Creator Collab": "Social",
-    "Display Awareness": "Display", "Programmatic": "Display",
-    "Newsletter": "Email", "Winback Email": "Email",
-    "Coupon Partners": "Affiliate", "Cashback Portal": "Affiliate",
+    "Brand Search": "Search",
+    "Generic Search": "Search",
+    "Shopping Ads": "Search",
+    "Reels Prospecting": "Social",
+    "Retargeting Social": "Social",
+    "Creator Collab": "Social",
+    "Display Awareness": "Display",
+    "Programmatic": "Display",
+    "Newsletter": "Email",
+    "Winback Email": "Email",
+    "Coupon Partners": "Affiliate",
+    "Cashback Portal": "Affiliate",
 }
 #: Injected exception rates of claimed orders (classes are exclusive; flags on top).
-RECON_RATES = {"amount_mismatch": 0.03, "missing_in_finance": 0.02, "refunded": 0.02,
-               "duplicate_claim": 0.02, "timing": 0.03, "finance_only": 0.02}
+RECON_RATES = {
+    "amount_mismatch": 0.03,
+    "missing_in_finance": 0.02,
+    "refunded": 0.02,
+    "duplicate_claim": 0.02,
+    "timing": 0.03,
+    "finance_only": 0.02,
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -110,7 +202,7 @@ def _season(n_days: int, start: dt.date) -> np.ndarray:
     weekday = (np.datetime64(start, "D") + days).astype("datetime64[D]").view("int64") % 7
     # 1970-01-01 was a Thursday: index 2,3 are Saturday, Sunday.
     weekly = np.where(np.isin(weekday, [2, 3]), 0.75, 1.05)
-    doy = (np.datetime64(start, "D") + days - np.datetime64(start, "Y").astype("datetime64[D]"))
+    doy = np.datetime64(start, "D") + days - np.datetime64(start, "Y").astype("datetime64[D]")
     yearly = 1.0 + 0.25 * np.cos(2 * np.pi * (doy.astype(np.int64) - 340) / 365.25)
     growth = 1.0 + 0.3 * days / max(n_days, 1)
     return weekly * yearly * growth
@@ -125,9 +217,14 @@ class _Writer:
         if fmt == "parquet":
             self._w = pq.ParquetWriter(self.path, schema, compression="zstd")
         else:
-            plain = pa.schema([pa.field(f.name, f.type.value_type
-                                        if pa.types.is_dictionary(f.type) else f.type)
-                               for f in schema])
+            plain = pa.schema(
+                [
+                    pa.field(
+                        f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+                    )
+                    for f in schema
+                ]
+            )
             self._plain = plain
             self._w = pacsv.CSVWriter(self.path, plain)
 
@@ -156,8 +253,15 @@ def _check_columns(domain: str, name: str, table: pa.Table) -> None:
 # --------------------------------------------------------------------------- payments
 
 
-def generate_payments(out: Path, rows: int, rng: np.random.Generator, start: dt.date,
-                      end: dt.date, fmt: str, progress: Progress) -> None:
+def generate_payments(
+    out: Path,
+    rows: int,
+    rng: np.random.Generator,
+    start: dt.date,
+    end: dt.date,
+    fmt: str,
+    progress: Progress,
+) -> None:
     folder = out / "payments"
     folder.mkdir(parents=True, exist_ok=True)
     n_days = (end - start).days + 1
@@ -175,16 +279,22 @@ def generate_payments(out: Path, rows: int, rng: np.random.Generator, start: dt.
     active_len = np.maximum(hi - lo + 1, 0)
     weight = size * active_len
     cum = np.cumsum(weight / weight.sum())
-    merchants = pa.table({
-        "merchant_id": _ids("M", np.arange(m), 6),
-        "merchant_name": pa.array([f"{LAST[i % 16]} {INDUSTRIES[i % 10].split()[0]} {i:04d}"
-                                   for i in rng.permutation(m)]),
-        "industry": _dict(rng.integers(0, 10, m), INDUSTRIES),
-        "segment": _dict(seg, SEGMENTS),
-        "region": _dict(rng.choice(4, m, p=[0.45, 0.3, 0.17, 0.08]), REGIONS),
-        "onboard_date": _dates(onboard, start),
-        "account_manager": _dict(rng.integers(0, len(MANAGERS), m), MANAGERS),
-    })
+    merchants = pa.table(
+        {
+            "merchant_id": _ids("M", np.arange(m), 6),
+            "merchant_name": pa.array(
+                [
+                    f"{LAST[i % 16]} {INDUSTRIES[i % 10].split()[0]} {i:04d}"
+                    for i in rng.permutation(m)
+                ]
+            ),
+            "industry": _dict(rng.integers(0, 10, m), INDUSTRIES),
+            "segment": _dict(seg, SEGMENTS),
+            "region": _dict(rng.choice(4, m, p=[0.45, 0.3, 0.17, 0.08]), REGIONS),
+            "onboard_date": _dates(onboard, start),
+            "account_manager": _dict(rng.integers(0, len(MANAGERS), m), MANAGERS),
+        }
+    )
     _check_columns("payments", "merchants", merchants)
     _write(folder, "merchants", fmt, merchants)
 
@@ -231,22 +341,25 @@ def generate_payments(out: Path, rows: int, rng: np.random.Generator, start: dt.
         fee = np.where(approved, np.round(amount * fee_rate[segm]) + 30, 0).astype(np.int64)
         intent = intent_base + np.arange(n) - np.cumsum(retry)
         intent_base = int(intent[-1]) + 1
-        ts = (np.datetime64(start, "s") + (day * 86400 + secs).astype("timedelta64[s]"))
-        table = pa.table({
-            "txn_id": _ids("T", done + np.arange(n), 10),
-            "ts": pa.array(ts, pa.timestamp("s")),
-            "merchant_id": _ids("M", merch, 6),
-            "amount": _money(amount),
-            "currency": _dict(np.zeros(n, np.int32), ["USD"]),
-            "channel": _dict(channel, CHANNELS),
-            "status": _dict(np.where(approved, 0, 1), ["approved", "declined"]),
-            "decline_reason": pa.DictionaryArray.from_arrays(
-                pa.array(reason.astype(np.int32), mask=reason < 0), pa.array(DECLINE_REASONS)),
-            "fee": _money(fee),
-            "customer_id": _ids("C", rng.integers(0, max(rows // 4, 10), n), 8),
-            "payment_method": _dict(method, METHODS),
-            "intent_id": _ids("I", intent, 10),
-        })
+        ts = np.datetime64(start, "s") + (day * 86400 + secs).astype("timedelta64[s]")
+        table = pa.table(
+            {
+                "txn_id": _ids("T", done + np.arange(n), 10),
+                "ts": pa.array(ts, pa.timestamp("s")),
+                "merchant_id": _ids("M", merch, 6),
+                "amount": _money(amount),
+                "currency": _dict(np.zeros(n, np.int32), ["USD"]),
+                "channel": _dict(channel, CHANNELS),
+                "status": _dict(np.where(approved, 0, 1), ["approved", "declined"]),
+                "decline_reason": pa.DictionaryArray.from_arrays(
+                    pa.array(reason.astype(np.int32), mask=reason < 0), pa.array(DECLINE_REASONS)
+                ),
+                "fee": _money(fee),
+                "customer_id": _ids("C", rng.integers(0, max(rows // 4, 10), n), 8),
+                "payment_method": _dict(method, METHODS),
+                "intent_id": _ids("I", intent, 10),
+            }
+        )
         if writer is None:
             _check_columns("payments", "transactions", table)
             writer = _Writer(folder / "transactions", fmt, table.schema)
@@ -260,8 +373,15 @@ def generate_payments(out: Path, rows: int, rng: np.random.Generator, start: dt.
 # --------------------------------------------------------------------------- influencer
 
 
-def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator, start: dt.date,
-                        end: dt.date, fmt: str, progress: Progress) -> None:
+def generate_influencer(
+    out: Path,
+    tracking_rows: int,
+    rng: np.random.Generator,
+    start: dt.date,
+    end: dt.date,
+    fmt: str,
+    progress: Progress,
+) -> None:
     folder = out / "influencer"
     folder.mkdir(parents=True, exist_ok=True)
     n_days = (end - start).days + 1
@@ -271,15 +391,17 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
     basis = rng.choice(2, k, p=[0.6, 0.4])  # 0 = Post, 1 = Order
     category = rng.integers(0, len(CATEGORIES), k)
     names = [f"{FIRST[i % 20]} {LAST[(i * 7) % 16]}" for i in range(k)]
-    influencers = pa.table({
-        "influencer_id": _ids("INF", np.arange(k), 4),
-        "name": pa.array(names),
-        "category": _dict(category, CATEGORIES),
-        "gender": _dict(rng.integers(0, 3, k), ["Female", "Male", "Non-binary"]),
-        "follower_count": pa.array(followers),
-        "platform": _dict(platform, PLATFORMS),
-        "payout_basis": _dict(basis, ["Post", "Order"]),
-    })
+    influencers = pa.table(
+        {
+            "influencer_id": _ids("INF", np.arange(k), 4),
+            "name": pa.array(names),
+            "category": _dict(category, CATEGORIES),
+            "gender": _dict(rng.integers(0, 3, k), ["Female", "Male", "Non-binary"]),
+            "follower_count": pa.array(followers),
+            "platform": _dict(platform, PLATFORMS),
+            "payout_basis": _dict(basis, ["Post", "Order"]),
+        }
+    )
     _check_columns("influencer", "influencers", influencers)
     _write(folder, "influencers", fmt, influencers)
 
@@ -296,17 +418,19 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
     reach = np.round(followers[p_inf] * rng.uniform(0.05, 0.5, n_posts)).astype(np.int64)
     likes = np.round(reach * rng.uniform(0.01, 0.09, n_posts)).astype(np.int64)
     comments = np.round(likes * rng.uniform(0.02, 0.1, n_posts)).astype(np.int64)
-    posts = pa.table({
-        "post_id": _ids("P", np.arange(n_posts), 6),
-        "influencer_id": _ids("INF", p_inf, 4),
-        "platform": _dict(platform[p_inf], PLATFORMS),
-        "date": _dates(p_day, start),
-        "brand": _dict(p_brand, brands),
-        "campaign": _dict(p_brand * 4 + p_season, campaigns),
-        "reach": pa.array(reach),
-        "likes": pa.array(likes),
-        "comments": pa.array(comments),
-    })
+    posts = pa.table(
+        {
+            "post_id": _ids("P", np.arange(n_posts), 6),
+            "influencer_id": _ids("INF", p_inf, 4),
+            "platform": _dict(platform[p_inf], PLATFORMS),
+            "date": _dates(p_day, start),
+            "brand": _dict(p_brand, brands),
+            "campaign": _dict(p_brand * 4 + p_season, campaigns),
+            "reach": pa.array(reach),
+            "likes": pa.array(likes),
+            "comments": pa.array(comments),
+        }
+    )
     _check_columns("influencer", "posts", posts)
     _write(folder, "posts", fmt, posts)
 
@@ -321,32 +445,45 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
     s_prod = first_prod[s_brand] + (rng.random(n) * n_prod[s_brand]).astype(np.int64)
     season = _season(n_days, start)
     organic_day = rng.choice(n_days, n, p=season / season.sum())
-    s_day = np.where(influenced, np.minimum(p_day[post] + rng.integers(1, 8, n), n_days - 1),
-                     organic_day)
+    s_day = np.where(
+        influenced, np.minimum(p_day[post] + rng.integers(1, 8, n), n_days - 1), organic_day
+    )
     orders = rng.choice([1, 1, 1, 2, 2, 3], n)
     revenue = (orders * price[s_prod] * rng.uniform(0.85, 1.0, n)).round().astype(np.int64)
     sources = ["Instagram", "YouTube", "Twitter", "Direct", "Search", "Email"]
     s_source = np.where(influenced, platform[p_inf[post]], rng.integers(3, 6, n))
     inf_idx = np.where(influenced, p_inf[post], -1)
     post_idx = np.where(influenced, post, -1)
-    tracking = pa.table({
-        "order_id": _ids("O", np.arange(n), 8),
-        "source": _dict(s_source, sources),
-        "campaign": pa.DictionaryArray.from_arrays(
-            pa.array(np.where(influenced, p_brand[post] * 4 + p_season[post], 0).astype(np.int32),
-                     mask=~influenced), pa.array(campaigns)),
-        "influencer_id": pc.if_else(pa.array(influenced), _ids("INF", np.maximum(inf_idx, 0), 4),
-                                    pa.nulls(n, pa.string())),
-        "user_id": _ids("U", np.arange(n), 8),
-        "product": _dict(s_prod, products),
-        "brand": _dict(brand_of_product[s_prod], brands),
-        "date": _dates(s_day, start),
-        "orders": pa.array(orders.astype(np.int64)),
-        "revenue": _money(revenue),
-        "attribution_type": _dict(np.where(influenced, 0, 1), ["Influenced", "Organic"]),
-        "post_id": pc.if_else(pa.array(influenced), _ids("P", np.maximum(post_idx, 0), 6),
-                              pa.nulls(n, pa.string())),
-    })
+    tracking = pa.table(
+        {
+            "order_id": _ids("O", np.arange(n), 8),
+            "source": _dict(s_source, sources),
+            "campaign": pa.DictionaryArray.from_arrays(
+                pa.array(
+                    np.where(influenced, p_brand[post] * 4 + p_season[post], 0).astype(np.int32),
+                    mask=~influenced,
+                ),
+                pa.array(campaigns),
+            ),
+            "influencer_id": pc.if_else(
+                pa.array(influenced),
+                _ids("INF", np.maximum(inf_idx, 0), 4),
+                pa.nulls(n, pa.string()),
+            ),
+            "user_id": _ids("U", np.arange(n), 8),
+            "product": _dict(s_prod, products),
+            "brand": _dict(brand_of_product[s_prod], brands),
+            "date": _dates(s_day, start),
+            "orders": pa.array(orders.astype(np.int64)),
+            "revenue": _money(revenue),
+            "attribution_type": _dict(np.where(influenced, 0, 1), ["Influenced", "Organic"]),
+            "post_id": pc.if_else(
+                pa.array(influenced),
+                _ids("P", np.maximum(post_idx, 0), 6),
+                pa.nulls(n, pa.string()),
+            ),
+        }
+    )
     _check_columns("influencer", "tracking_data", tracking)
     _write(folder, "tracking_data", fmt, tracking)
     progress(n // 2)
@@ -365,14 +502,16 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
     total[:3] += np.array([2500, -1200, 999])[: min(3, k)]
     total = np.maximum(total, 0)
     del infl_rev
-    payouts = pa.table({
-        "payout_id": _ids("PO", np.arange(k), 5),
-        "influencer_id": _ids("INF", np.arange(k), 4),
-        "basis": _dict(basis, ["Post", "Order"]),
-        "rate": pa.array(rate.astype(np.float64)),
-        "orders": pa.array(np.where(basis == 1, infl_orders, 0).astype(np.int64)),
-        "total_payout": _money(total),
-    })
+    payouts = pa.table(
+        {
+            "payout_id": _ids("PO", np.arange(k), 5),
+            "influencer_id": _ids("INF", np.arange(k), 4),
+            "basis": _dict(basis, ["Post", "Order"]),
+            "rate": pa.array(rate.astype(np.float64)),
+            "orders": pa.array(np.where(basis == 1, infl_orders, 0).astype(np.int64)),
+            "total_payout": _money(total),
+        }
+    )
     _check_columns("influencer", "payouts", payouts)
     _write(folder, "payouts", fmt, payouts)
 
@@ -385,13 +524,18 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
     t_post[last] = post[sales]
     before = rng.uniform(0.1, 14.0, len(owner)) * 86400
     before[last] = rng.uniform(0.05, 1.0, len(sales)) * 86400
-    t_ts = (np.datetime64(start, "s") + (s_day[owner] * 86400).astype("timedelta64[s]")
-            - before.astype("timedelta64[s]"))
-    touch = pa.table({
-        "user_id": _ids("U", owner, 8),
-        "post_id": _ids("P", t_post, 6),
-        "timestamp": pa.array(t_ts, pa.timestamp("s")),
-    })
+    t_ts = (
+        np.datetime64(start, "s")
+        + (s_day[owner] * 86400).astype("timedelta64[s]")
+        - before.astype("timedelta64[s]")
+    )
+    touch = pa.table(
+        {
+            "user_id": _ids("U", owner, 8),
+            "post_id": _ids("P", t_post, 6),
+            "timestamp": pa.array(t_ts, pa.timestamp("s")),
+        }
+    )
     _check_columns("influencer", "touchpoints", touch)
     _write(folder, "touchpoints", fmt, touch)
     progress(n - n // 2)
@@ -400,8 +544,15 @@ def generate_influencer(out: Path, tracking_rows: int, rng: np.random.Generator,
 # --------------------------------------------------------------------------- reconciliation
 
 
-def generate_reconciliation(out: Path, orders: int, rng: np.random.Generator, start: dt.date,
-                            end: dt.date, fmt: str, progress: Progress) -> None:
+def generate_reconciliation(
+    out: Path,
+    orders: int,
+    rng: np.random.Generator,
+    start: dt.date,
+    end: dt.date,
+    fmt: str,
+    progress: Progress,
+) -> None:
     folder = out / "reconciliation"
     folder.mkdir(parents=True, exist_ok=True)
     n_days = (end - start).days + 1
@@ -415,12 +566,14 @@ def generate_reconciliation(out: Path, orders: int, rng: np.random.Generator, st
     c = np.tile(np.arange(len(camps)), n_days)
     budget = rng.uniform(2_000, 20_000, len(camps)) * 100 * max(orders / 200_000, 0.01)
     spend = np.round(budget[c] * season[d] / season.mean() * rng.uniform(0.7, 1.3, len(d)))
-    spend_t = pa.table({
-        "date": _dates(d, start),
-        "campaign": _dict(c, camps),
-        "channel": _dict(camp_channel[c], channels),
-        "spend": _money(spend.astype(np.int64)),
-    })
+    spend_t = pa.table(
+        {
+            "date": _dates(d, start),
+            "campaign": _dict(c, camps),
+            "channel": _dict(camp_channel[c], channels),
+            "spend": _money(spend.astype(np.int64)),
+        }
+    )
     _check_columns("reconciliation", "marketing_spend", spend_t)
     _write(folder, "marketing_spend", fmt, spend_t)
 
@@ -447,32 +600,42 @@ def generate_reconciliation(out: Path, orders: int, rng: np.random.Generator, st
     # Claims: one per order, plus a duplicate (same or later day, later in the file).
     dup_idx = np.flatnonzero(dup)
     dup_day = np.minimum(o_day[dup_idx] + rng.integers(0, 3, len(dup_idx)), n_days - 1)
-    dup_camp = np.where(rng.random(len(dup_idx)) < 0.5, o_camp[dup_idx],
-                        rng.integers(0, len(camps), len(dup_idx)))
+    dup_camp = np.where(
+        rng.random(len(dup_idx)) < 0.5, o_camp[dup_idx], rng.integers(0, len(camps), len(dup_idx))
+    )
     claim_order = np.r_[np.arange(n), dup_idx]
-    claims = pa.table({
-        "order_id": pc.take(order_ids, pa.array(claim_order)),
-        "date": _dates(np.r_[o_day, dup_day], start),
-        "campaign": _dict(np.r_[o_camp, dup_camp], camps),
-        "revenue": _money(np.r_[claim_rev, claim_rev[dup_idx]]),
-    })
+    claims = pa.table(
+        {
+            "order_id": pc.take(order_ids, pa.array(claim_order)),
+            "date": _dates(np.r_[o_day, dup_day], start),
+            "campaign": _dict(np.r_[o_camp, dup_camp], camps),
+            "revenue": _money(np.r_[claim_rev, claim_rev[dup_idx]]),
+        }
+    )
     _check_columns("reconciliation", "revenue_marketing", claims)
     _write(folder, "revenue_marketing", fmt, claims)
 
     # Finance: every order but the missing ones, plus finance-only orders.
     in_fin = cls != 1
-    n_only = int(round(n * r["finance_only"]))
+    n_only = round(n * r["finance_only"])
     only_day = rng.integers(0, n_days, n_only)
     status = np.where(cls == 2, np.where(rng.random(n) < 0.7, 1, 2), 0)
-    finance = pa.table({
-        "order_id": pa.concat_arrays([order_ids.filter(pa.array(in_fin)),
-                                      _ids("F", np.arange(n_only), 8)]),
-        "date": _dates(np.r_[fin_day[in_fin], only_day], start),
-        "revenue": _money(np.r_[fin_rev[in_fin],
-                                np.round(rng.lognormal(np.log(6000), 0.8, n_only)).astype(int)]),
-        "status": _dict(np.r_[status[in_fin], np.zeros(n_only, int)],
-                        ["booked", "refunded", "cancelled"]),
-    })
+    finance = pa.table(
+        {
+            "order_id": pa.concat_arrays(
+                [order_ids.filter(pa.array(in_fin)), _ids("F", np.arange(n_only), 8)]
+            ),
+            "date": _dates(np.r_[fin_day[in_fin], only_day], start),
+            "revenue": _money(
+                np.r_[
+                    fin_rev[in_fin], np.round(rng.lognormal(np.log(6000), 0.8, n_only)).astype(int)
+                ]
+            ),
+            "status": _dict(
+                np.r_[status[in_fin], np.zeros(n_only, int)], ["booked", "refunded", "cancelled"]
+            ),
+        }
+    )
     _check_columns("reconciliation", "revenue_finance", finance)
     _write(folder, "revenue_finance", fmt, finance)
 
@@ -486,32 +649,43 @@ def generate_reconciliation(out: Path, orders: int, rng: np.random.Generator, st
     ev_type = np.r_[np.zeros(users, int), np.ones(cart.sum(), int), np.full(checkout.sum(), 2)]
     ev_secs = f_day[ev_user] * 86400 + rng.integers(0, 60_000, len(ev_user)) + ev_type * 600
     camp_known = rng.random(len(ev_user)) < 0.97
-    funnel = pa.table({
-        "timestamp": pa.array(np.datetime64(start, "s") + ev_secs.astype("timedelta64[s]"),
-                              pa.timestamp("s")),
-        "user_id": _ids("V", ev_user, 8),
-        "event_type": _dict(ev_type, ["page_view", "add_to_cart", "checkout"]),
-        "campaign": pa.DictionaryArray.from_arrays(
-            pa.array(f_camp[ev_user].astype(np.int32), mask=~camp_known), pa.array(camps)),
-    })
+    funnel = pa.table(
+        {
+            "timestamp": pa.array(
+                np.datetime64(start, "s") + ev_secs.astype("timedelta64[s]"), pa.timestamp("s")
+            ),
+            "user_id": _ids("V", ev_user, 8),
+            "event_type": _dict(ev_type, ["page_view", "add_to_cart", "checkout"]),
+            "campaign": pa.DictionaryArray.from_arrays(
+                pa.array(f_camp[ev_user].astype(np.int32), mask=~camp_known), pa.array(camps)
+            ),
+        }
+    )
     _check_columns("reconciliation", "funnel_events", funnel)
     _write(folder, "funnel_events", fmt, funnel)
 
-    anomalies = pa.table({
-        "date": _dates(np.array([n_days // 3]), start),
-        "campaign": pa.array([camps[3]]),
-        "description": pa.array(["Tracking pixel outage reported by the web team"]),
-    })
+    anomalies = pa.table(
+        {
+            "date": _dates(np.array([n_days // 3]), start),
+            "campaign": pa.array([camps[3]]),
+            "description": pa.array(["Tracking pixel outage reported by the web team"]),
+        }
+    )
     _write(folder, "anomalies", fmt, anomalies)
 
     class_names = np.array(["amount_mismatch", "missing_in_finance", "refunded", "matched"])
-    flags = np.where(dup & timing, "duplicate_claim,timing",
-                     np.where(dup, "duplicate_claim", np.where(timing, "timing", "")))
-    truth = pa.table({
-        "order_id": pa.concat_arrays([order_ids, _ids("F", np.arange(n_only), 8)]),
-        "class": pa.array(np.r_[class_names[cls], np.full(n_only, "finance_only")]),
-        "flags": pa.array(np.r_[flags, np.full(n_only, "")]),
-    })
+    flags = np.where(
+        dup & timing,
+        "duplicate_claim,timing",
+        np.where(dup, "duplicate_claim", np.where(timing, "timing", "")),
+    )
+    truth = pa.table(
+        {
+            "order_id": pa.concat_arrays([order_ids, _ids("F", np.arange(n_only), 8)]),
+            "class": pa.array(np.r_[class_names[cls], np.full(n_only, "finance_only")]),
+            "flags": pa.array(np.r_[flags, np.full(n_only, "")]),
+        }
+    )
     pq.write_table(truth, folder / "_truth.parquet")
     progress(n)
 
@@ -551,18 +725,36 @@ def generate(
         generate_payments(out, rows, np.random.default_rng(seeds[0]), start, end, fmt, tick)
     if "influencer" in domains:
         shutil.rmtree(out / "influencer", ignore_errors=True)
-        generate_influencer(out, tracking_rows or max(rows // 5, 2000),
-                            np.random.default_rng(seeds[1]), start, end, fmt, tick)
+        generate_influencer(
+            out,
+            tracking_rows or max(rows // 5, 2000),
+            np.random.default_rng(seeds[1]),
+            start,
+            end,
+            fmt,
+            tick,
+        )
     if "reconciliation" in domains:
         shutil.rmtree(out / "reconciliation", ignore_errors=True)
-        generate_reconciliation(out, claimed_orders or max(rows // 5, 1000),
-                                np.random.default_rng(seeds[2]), start, end, fmt, tick)
+        generate_reconciliation(
+            out,
+            claimed_orders or max(rows // 5, 1000),
+            np.random.default_rng(seeds[2]),
+            start,
+            end,
+            fmt,
+            tick,
+        )
     (out / MARKER).write_text(f"rows={rows} seed={seed} start={start} end={end} format={fmt}\n")
     return out
 
 
-def total_units(rows: int, domains: tuple[str, ...] = schemas.DOMAINS,
-                tracking_rows: int | None = None, claimed_orders: int | None = None) -> int:
+def total_units(
+    rows: int,
+    domains: tuple[str, ...] = schemas.DOMAINS,
+    tracking_rows: int | None = None,
+    claimed_orders: int | None = None,
+) -> int:
     """How many progress units `generate` reports (for a progress bar's total)."""
     total = rows if "payments" in domains else 0
     if "influencer" in domains:

@@ -178,7 +178,9 @@ def read_table_file(path: Path, label: str) -> tuple[pd.DataFrame | None, list[P
     except (gzip.BadGzipFile, EOFError, OSError) as exc:
         return None, [Problem(label, None, f"a readable file ({exc.__class__.__name__}: {exc})")]
     except pd.errors.EmptyDataError:
-        return None, [Problem(label, None, "a header row and at least one data row (file is empty)")]
+        return None, [
+            Problem(label, None, "a header row and at least one data row (file is empty)")
+        ]
     except (pd.errors.ParserError, ValueError) as exc:
         return None, [Problem(label, None, f"well-formed CSV ({str(exc).strip()[:200]})")]
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -294,7 +296,7 @@ def _problem(
         v = raw.iloc[int(first[0])]
         value = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)[:80]
     rows = tuple(int(i) + row_offset for i in first)
-    return Problem(label, column, expected, rows, int(len(idx)), value, severity)
+    return Problem(label, column, expected, rows, len(idx), value, severity)
 
 
 def validate_table(
@@ -319,21 +321,30 @@ def validate_table(
             problems.append(p)
         empty = values.isna().to_numpy() & ~bad
         if not col.nullable:
-            p = _problem(label, col.name, f"a value ({expected}); the cell is empty", empty, raw,
-                         row_offset)
+            p = _problem(
+                label, col.name, f"a value ({expected}); the cell is empty", empty, raw, row_offset
+            )
             if p:
                 problems.append(p)
         if col.min is not None or col.max is not None:
             num = values.astype("float64") / (100.0 if col.kind == "money" else 1.0)
-            low = num.lt(col.min).to_numpy(dtype=bool, na_value=False) if col.min is not None \
+            low = (
+                num.lt(col.min).to_numpy(dtype=bool, na_value=False)
+                if col.min is not None
                 else np.zeros(len(num), bool)
-            high = num.gt(col.max).to_numpy(dtype=bool, na_value=False) if col.max is not None \
+            )
+            high = (
+                num.gt(col.max).to_numpy(dtype=bool, na_value=False)
+                if col.max is not None
                 else np.zeros(len(num), bool)
+            )
             bounds = " and ".join(
-                s for s in (
+                s
+                for s in (
                     f">= {col.min:g}" if col.min is not None else "",
                     f"<= {col.max:g}" if col.max is not None else "",
-                ) if s
+                )
+                if s
             )
             p = _problem(label, col.name, f"a value {bounds}", low | high, raw, row_offset)
             if p:
@@ -349,20 +360,34 @@ def validate_table(
         present = typed[key].notna().all(axis=1).to_numpy()
         dup = typed[key].duplicated(keep="first").to_numpy() & present
         raw_key = frame[key[0]] if len(key) == 1 else frame[key].astype(str).agg(" / ".join, axis=1)
-        p = _problem(label, ", ".join(key), "a unique key (this value repeats an earlier row)",
-                     dup, raw_key, row_offset)
+        p = _problem(
+            label,
+            ", ".join(key),
+            "a unique key (this value repeats an earlier row)",
+            dup,
+            raw_key,
+            row_offset,
+        )
         if p:
             problems.append(p)
     return typed, problems
 
 
-def _domain_rules(data: DomainData, labels: dict[str, str], offsets: dict[str, int]) -> list[Problem]:
+def _domain_rules(
+    data: DomainData, labels: dict[str, str], offsets: dict[str, int]
+) -> list[Problem]:
     """Rules that span columns or tables."""
     t = data.tables
     problems: list[Problem] = []
 
-    def add(table: str, column: str | None, expected: str, mask: np.ndarray, raw: pd.Series | None,
-            severity: Severity = "error") -> None:
+    def add(
+        table: str,
+        column: str | None,
+        expected: str,
+        mask: np.ndarray,
+        raw: pd.Series | None,
+        severity: Severity = "error",
+    ) -> None:
         p = _problem(labels[table], column, expected, mask, raw, offsets[table], severity)
         if p:
             problems.append(p)
@@ -380,44 +405,83 @@ def _domain_rules(data: DomainData, labels: dict[str, str], offsets: dict[str, i
             values = t[spec.name][col.name]
             known = set(t[target_table][target_col].dropna().astype(str))
             dangling = values.notna().to_numpy() & ~values.astype(str).isin(known).to_numpy()
-            add(spec.name, col.name, f"an id present in {target_table}.{target_col}",
-                dangling, values)
+            add(
+                spec.name,
+                col.name,
+                f"an id present in {target_table}.{target_col}",
+                dangling,
+                values,
+            )
 
     if data.domain == "payments" and "transactions" in t:
         tx = t["transactions"]
         if {"status", "decline_reason"} <= set(tx.columns):
             declined = (tx["status"] == "declined").to_numpy(dtype=bool, na_value=False)
             has_reason = tx["decline_reason"].notna().to_numpy()
-            add("transactions", "decline_reason", "a decline reason on every declined row",
-                declined & ~has_reason, tx["decline_reason"])
-            add("transactions", "decline_reason", "an empty decline reason on approved rows",
-                ~declined & has_reason & tx["status"].notna().to_numpy(), tx["decline_reason"])
+            add(
+                "transactions",
+                "decline_reason",
+                "a decline reason on every declined row",
+                declined & ~has_reason,
+                tx["decline_reason"],
+            )
+            add(
+                "transactions",
+                "decline_reason",
+                "an empty decline reason on approved rows",
+                ~declined & has_reason & tx["status"].notna().to_numpy(),
+                tx["decline_reason"],
+            )
         if "currency" in tx.columns:
             currencies = tx["currency"].dropna().unique()
             if len(currencies) > 1 and "fx_rates" not in t:
                 main = tx["currency"].mode().iloc[0]
                 other = tx["currency"].notna().to_numpy() & (tx["currency"] != main).to_numpy(
-                    dtype=bool, na_value=False)
-                add("transactions", "currency",
-                    f"one currency ({main}) unless fx_rates.csv converts them", other,
-                    tx["currency"])
-    if data.domain == "reconciliation" and "marketing_spend" in t:
+                    dtype=bool, na_value=False
+                )
+                add(
+                    "transactions",
+                    "currency",
+                    f"one currency ({main}) unless fx_rates.csv converts them",
+                    other,
+                    tx["currency"],
+                )
+
+    def has(table: str, *cols: str) -> bool:
+        return table in t and set(cols) <= set(t[table].columns)
+
+    if data.domain == "reconciliation" and has("marketing_spend", "campaign", "channel"):
         sp = t["marketing_spend"]
         channels = sp.groupby("campaign", observed=True)["channel"].nunique()
         multi = set(channels[channels > 1].index)
-        add("marketing_spend", "channel", "one channel per campaign",
-            sp["campaign"].isin(multi).to_numpy(dtype=bool, na_value=False), sp["campaign"])
+        add(
+            "marketing_spend",
+            "channel",
+            "one channel per campaign",
+            sp["campaign"].isin(multi).to_numpy(dtype=bool, na_value=False),
+            sp["campaign"],
+        )
     if data.domain == "influencer":
-        if "tracking_data" in t:
+        if has("tracking_data", "attribution_type", "influencer_id"):
             tr = t["tracking_data"]
             infl = (tr["attribution_type"] == "Influenced").to_numpy(dtype=bool, na_value=False)
-            add("tracking_data", "influencer_id", "an influencer_id on every Influenced sale",
-                infl & tr["influencer_id"].isna().to_numpy(), tr["influencer_id"])
-        if "payouts" in t:
+            add(
+                "tracking_data",
+                "influencer_id",
+                "an influencer_id on every Influenced sale",
+                infl & tr["influencer_id"].isna().to_numpy(),
+                tr["influencer_id"],
+            )
+        if has("payouts", "basis", "rate"):
             po = t["payouts"]
             order = (po["basis"] == "Order").to_numpy(dtype=bool, na_value=False)
-            add("payouts", "rate", "a commission fraction between 0 and 1 for basis Order",
-                order & (po["rate"] > 1).to_numpy(dtype=bool, na_value=False), po["rate"])
+            add(
+                "payouts",
+                "rate",
+                "a commission fraction between 0 and 1 for basis Order",
+                order & (po["rate"] > 1).to_numpy(dtype=bool, na_value=False),
+                po["rate"],
+            )
     return problems
 
 
@@ -449,13 +513,19 @@ def load_domain(root: str | os.PathLike[str], domain: str) -> DomainData:
         if not found:
             if spec.required:
                 data.report.problems.append(
-                    Problem(label, None, f"a file {spec.name}.csv, {spec.name}.csv.gz or "
-                            f"{spec.name}.parquet in {folder}")
+                    Problem(
+                        label,
+                        None,
+                        f"a file {spec.name}.csv, {spec.name}.csv.gz or "
+                        f"{spec.name}.parquet in {folder}",
+                    )
                 )
             continue
         if len(found) > 1:
             names = ", ".join(p.name for p in found)
-            data.report.problems.append(Problem(label, None, f"one file for the table, found {names}"))
+            data.report.problems.append(
+                Problem(label, None, f"one file for the table, found {names}")
+            )
             continue
         path = found[0]
         label = f"{domain}/{path.name}"

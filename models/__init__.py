@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Domains whose model is built. The others (issues 3 and 5) show a placeholder.
+AVAILABLE = ("payments",)
+
 
 def model_class(domain: str) -> type:
     """The model class of a domain."""
+    if domain not in AVAILABLE:
+        raise NotImplementedError(f"the {domain} domain is not built yet")
     if domain == "influencer":
         from models.influencer import InfluencerModel
 

@@ -26,18 +26,33 @@ class DomainModel(param.Parameterized):
     #: Other parameters whose change recomputes the outputs (tolerances, model choices).
     SETTINGS: ClassVar[tuple[str, ...]] = ()
 
-    start = param.CalendarDate(default=None, allow_None=True,
-                               doc="First day of the period (inclusive).")
-    end = param.CalendarDate(default=None, allow_None=True,
-                             doc="Last day of the period (inclusive).")
-    data_start = param.CalendarDate(default=None, allow_None=True, precedence=-1, constant=True,
-                                    doc="First day present in the data.")
-    data_end = param.CalendarDate(default=None, allow_None=True, precedence=-1, constant=True,
-                                  doc="Last day present in the data.")
+    start = param.CalendarDate(
+        default=None, allow_None=True, doc="First day of the period (inclusive)."
+    )
+    end = param.CalendarDate(
+        default=None, allow_None=True, doc="Last day of the period (inclusive)."
+    )
+    data_start = param.CalendarDate(
+        default=None,
+        allow_None=True,
+        precedence=-1,
+        constant=True,
+        doc="First day present in the data.",
+    )
+    data_end = param.CalendarDate(
+        default=None,
+        allow_None=True,
+        precedence=-1,
+        constant=True,
+        doc="Last day present in the data.",
+    )
     kpis = param.Dict(default={}, precedence=-1, doc="The KPI dict of KPI_DEFINITIONS.md.")
-    kpis_prev = param.Dict(default={}, precedence=-1,
-                           doc="The same KPIs over the equally long period just before.")
-    computations = param.Integer(default=0, precedence=-1, doc="How many times outputs were computed.")
+    kpis_prev = param.Dict(
+        default={}, precedence=-1, doc="The same KPIs over the equally long period just before."
+    )
+    computations = param.Integer(
+        default=0, precedence=-1, doc="How many times outputs were computed."
+    )
 
     def __init__(self, source: Any, **params: Any):
         self._source = source
@@ -110,7 +125,9 @@ class DomainModel(param.Parameterized):
 
 def set_options(model: param.Parameterized, name: str, values: list[Any]) -> None:
     """Give a ListSelector filter its choices (sorted, as found in the data)."""
-    model.param[name].objects = sorted(v for v in values if v is not None)
+    parameter = model.param[name]
+    parameter.objects = sorted(v for v in values if v is not None)
+    parameter.check_on_set = True  # a value not in the data is refused (typos on the CLI)
 
 
 __all__ = ["DomainModel", "money", "set_options"]

@@ -14,7 +14,7 @@ def money(cents: int | float | None) -> Decimal | None:
     """Integer cents -> exact Decimal with two decimals (12345 -> Decimal('123.45'))."""
     if cents is None or (isinstance(cents, float) and math.isnan(cents)):
         return None
-    return Decimal(int(round(cents))).scaleb(-2)
+    return Decimal(round(cents)).scaleb(-2)
 
 
 def ratio(num: float | int | None, den: float | int | None) -> float | None:

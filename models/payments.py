@@ -13,6 +13,7 @@ raw transactions. One filter change runs four small queries:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from importlib import resources
 from typing import Any
@@ -27,11 +28,22 @@ from models.kpi import bps, change_pct, money, pct, ratio
 
 CHURN_WINDOW_DAYS = 28
 CHURN_THRESHOLD = 0.40
-MERCHANT_FILTERS = {"segments": "segment", "industries": "industry", "regions": "region",
-                    "account_managers": "account_manager"}
+MERCHANT_FILTERS = {
+    "segments": "segment",
+    "industries": "industry",
+    "regions": "region",
+    "account_managers": "account_manager",
+}
 TXN_FILTERS = {"channels": "channel", "payment_methods": "payment_method"}
-SUMS = ("attempts", "approved", "amount_attempted_cents", "gpv_cents", "fee_cents", "intents",
-        "intents_approved")
+SUMS = (
+    "attempts",
+    "approved",
+    "amount_attempted_cents",
+    "gpv_cents",
+    "fee_cents",
+    "intents",
+    "intents_approved",
+)
 
 
 def decline_classes() -> pd.DataFrame:
@@ -75,13 +87,17 @@ def lorenz(gpv_cents: np.ndarray) -> pd.DataFrame:
     x = np.sort(gpv_cents.astype(np.float64))
     if len(x) == 0 or x.sum() == 0:
         return pd.DataFrame({"merchant_share": [0.0], "gpv_share": [0.0]})
-    return pd.DataFrame({
-        "merchant_share": np.r_[0.0, np.arange(1, len(x) + 1) / len(x)],
-        "gpv_share": np.r_[0.0, np.cumsum(x) / x.sum()],
-    })
+    return pd.DataFrame(
+        {
+            "merchant_share": np.r_[0.0, np.arange(1, len(x) + 1) / len(x)],
+            "gpv_share": np.r_[0.0, np.cumsum(x) / x.sum()],
+        }
+    )
 
 
-def kpis_from_sums(s: dict[str, int], merchant_gpv: np.ndarray, has_intents: bool) -> dict[str, Any]:
+def kpis_from_sums(
+    s: dict[str, int], merchant_gpv: np.ndarray, has_intents: bool
+) -> dict[str, Any]:
     """The KPI dict's period KPIs from summed measures and each active merchant's GPV (cents)."""
     active = merchant_gpv[merchant_gpv > 0] if len(merchant_gpv) else merchant_gpv
     top1pct_n = math.ceil(0.01 * len(active)) if len(active) else 0
@@ -103,8 +119,9 @@ def kpis_from_sums(s: dict[str, int], merchant_gpv: np.ndarray, has_intents: boo
     }
 
 
-def churn_reason(gpv_recent: int, gpv_before: int, appr_recent: float | None,
-                 appr_before: float | None) -> tuple[str, str]:
+def churn_reason(
+    gpv_recent: int, gpv_before: int, appr_recent: float | None, appr_before: float | None
+) -> tuple[str, str]:
     """(reason code, suggested action) for a merchant at churn risk."""
     if gpv_recent == 0:
         return "stopped_processing", "Call the merchant this week: no approved volume in 28 days"
@@ -115,16 +132,32 @@ def churn_reason(gpv_recent: int, gpv_before: int, appr_recent: float | None,
 
 def _period_series(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Weekly (W-MON starts) or monthly GPV, approval rate and fee yield with period change."""
-    cols = ["period", "gpv", "attempts", "approved", "approval_rate", "fee_yield_bps",
-            "gpv_change_pct", "approval_rate_change", "fee_yield_change_bps", "days"]
+    cols = [
+        "period",
+        "gpv",
+        "attempts",
+        "approved",
+        "approval_rate",
+        "fee_yield_bps",
+        "gpv_change_pct",
+        "approval_rate_change",
+        "fee_yield_change_bps",
+        "days",
+    ]
     if daily.empty:
         return pd.DataFrame(columns=cols)
     d = daily.copy()
     day = pd.to_datetime(d["day"])
-    d["period"] = (day.dt.to_period("W-SUN") if freq == "W" else day.dt.to_period("M")).dt.start_time
+    d["period"] = (
+        day.dt.to_period("W-SUN") if freq == "W" else day.dt.to_period("M")
+    ).dt.start_time
     g = d.groupby("period", sort=True).agg(
-        gpv_cents=("gpv_cents", "sum"), fee_cents=("fee_cents", "sum"),
-        attempts=("attempts", "sum"), approved=("approved", "sum"), days=("day", "nunique"))
+        gpv_cents=("gpv_cents", "sum"),
+        fee_cents=("fee_cents", "sum"),
+        attempts=("attempts", "sum"),
+        approved=("approved", "sum"),
+        days=("day", "nunique"),
+    )
     out = pd.DataFrame({"period": g.index.date})
     out["gpv"] = g["gpv_cents"].to_numpy() / 100.0
     out["attempts"] = g["attempts"].to_numpy()
@@ -132,13 +165,17 @@ def _period_series(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
     out["approval_rate"] = [ratio(a, b) for a, b in zip(g["approved"], g["attempts"], strict=True)]
     out["fee_yield_bps"] = [bps(f, v) for f, v in zip(g["fee_cents"], g["gpv_cents"], strict=True)]
     gpv = g["gpv_cents"].tolist()
-    out["gpv_change_pct"] = [None, *(change_pct(c, p) for p, c in zip(gpv, gpv[1:], strict=False))]
+    out["gpv_change_pct"] = [None, *(change_pct(c, p) for p, c in itertools.pairwise(gpv))]
     ar = out["approval_rate"].tolist()
-    out["approval_rate_change"] = [None, *(
-        None if c is None or p is None else c - p for p, c in zip(ar, ar[1:], strict=False))]
+    out["approval_rate_change"] = [
+        None,
+        *(None if c is None or p is None else c - p for p, c in itertools.pairwise(ar)),
+    ]
     fy = out["fee_yield_bps"].tolist()
-    out["fee_yield_change_bps"] = [None, *(
-        None if c is None or p is None else c - p for p, c in zip(fy, fy[1:], strict=False))]
+    out["fee_yield_change_bps"] = [
+        None,
+        *(None if c is None or p is None else c - p for p, c in itertools.pairwise(fy)),
+    ]
     out["days"] = g["days"].to_numpy()
     return out[cols]
 
@@ -147,26 +184,37 @@ class PaymentsModel(DomainModel):
     """Owns the payments filters and every payments output (KPIs, series, tables)."""
 
     domain = "payments"
-    FILTERS = ("segments", "industries", "regions", "account_managers", "channels",
-               "payment_methods")
+    FILTERS = (
+        "segments",
+        "industries",
+        "regions",
+        "account_managers",
+        "channels",
+        "payment_methods",
+    )
 
     segments = param.ListSelector(default=[], objects=[], doc="Merchant segments to include.")
     industries = param.ListSelector(default=[], objects=[], doc="Merchant industries to include.")
     regions = param.ListSelector(default=[], objects=[], doc="Merchant regions to include.")
-    account_managers = param.ListSelector(default=[], objects=[],
-                                          doc="Account managers whose merchants to include.")
+    account_managers = param.ListSelector(
+        default=[], objects=[], doc="Account managers whose merchants to include."
+    )
     channels = param.ListSelector(default=[], objects=[], doc="Transaction channels to include.")
-    payment_methods = param.ListSelector(default=[], objects=[],
-                                         doc="Payment methods to include.")
+    payment_methods = param.ListSelector(default=[], objects=[], doc="Payment methods to include.")
 
     weekly = param.DataFrame(default=None, precedence=-1, doc="Weekly series with WoW change.")
     monthly = param.DataFrame(default=None, precedence=-1, doc="Monthly series with MoM change.")
-    breakdowns = param.Dict(default={}, precedence=-1,
-                            doc="By segment, industry, region: GPV and rates vs previous period.")
-    declines = param.DataFrame(default=None, precedence=-1,
-                               doc="Declined attempts by reason x channel with decline class.")
-    cohorts = param.DataFrame(default=None, precedence=-1,
-                              doc="Cohort retention: cohort month x months since onboarding.")
+    breakdowns = param.Dict(
+        default={},
+        precedence=-1,
+        doc="By segment, industry, region: GPV and rates vs previous period.",
+    )
+    declines = param.DataFrame(
+        default=None, precedence=-1, doc="Declined attempts by reason x channel with decline class."
+    )
+    cohorts = param.DataFrame(
+        default=None, precedence=-1, doc="Cohort retention: cohort month x months since onboarding."
+    )
     lorenz_curve = param.DataFrame(default=None, precedence=-1, doc="Lorenz curve of merchant GPV.")
     top_merchants = param.DataFrame(default=None, precedence=-1, doc="Largest merchants by GPV.")
     churn = param.DataFrame(default=None, precedence=-1, doc="Merchants at churn risk.")
@@ -178,8 +226,9 @@ class PaymentsModel(DomainModel):
         self._declines = be.table("pay_declines")
         self._merchants = be.execute(be.table("merchants").drop("_row"))
         self._has_intents = "intent_id" in be.table("transactions").columns
-        opts = be.execute(self._daily.select(*MERCHANT_FILTERS.values(), *TXN_FILTERS.values())
-                          .distinct())
+        opts = be.execute(
+            self._daily.select(*MERCHANT_FILTERS.values(), *TXN_FILTERS.values()).distinct()
+        )
         for p, col in {**MERCHANT_FILTERS, **TXN_FILTERS}.items():
             set_options(self, p, opts[col].dropna().astype(str).unique().tolist())
         self._classes = decline_classes()
@@ -235,29 +284,37 @@ class PaymentsModel(DomainModel):
         kpis["churn_risk_merchants"] = len(churn)
 
         daily = self._be.execute(
-            t.filter(cur).group_by("day").agg(**{m: t[m].sum() for m in
-                                                 ("gpv_cents", "fee_cents", "attempts", "approved")})
-            .order_by("day"))
+            t.filter(cur)
+            .group_by("day")
+            .agg(**{m: t[m].sum() for m in ("gpv_cents", "fee_cents", "attempts", "approved")})
+            .order_by("day")
+        )
         d = self._filtered(self._declines)
         d = d.filter(d.day >= start, d.day <= end)
         declines = self._be.execute(
-            d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum()))
+            d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum())
+        )
         declines = self._decline_table(declines)
 
         gpv_cur = per_m.loc[per_m["cur_gpv_cents"] > 0]
         top = gpv_cur.sort_values("cur_gpv_cents", ascending=False).head(20)
-        top_merchants = pd.DataFrame({
-            "merchant_id": top["merchant_id"], "merchant_name": top["merchant_name"],
-            "segment": top["segment"], "gpv": top["cur_gpv_cents"] / 100.0,
-            "share": top["cur_gpv_cents"] / max(int(gpv_cur["cur_gpv_cents"].sum()), 1),
-        }).reset_index(drop=True)
+        top_merchants = pd.DataFrame(
+            {
+                "merchant_id": top["merchant_id"],
+                "merchant_name": top["merchant_name"],
+                "segment": top["segment"],
+                "gpv": top["cur_gpv_cents"] / 100.0,
+                "share": top["cur_gpv_cents"] / max(int(gpv_cur["cur_gpv_cents"].sum()), 1),
+            }
+        ).reset_index(drop=True)
         return {
             "kpis": kpis,
             "kpis_prev": {k: v for k, v in kpis_prev.items()},
             "weekly": _period_series(daily, "W"),
             "monthly": _period_series(daily, "M"),
-            "breakdowns": {dim: self._breakdown(per_m, dim) for dim in
-                           ("segment", "industry", "region")},
+            "breakdowns": {
+                dim: self._breakdown(per_m, dim) for dim in ("segment", "industry", "region")
+            },
             "declines": declines,
             "cohorts": self._cohorts(),
             "lorenz_curve": lorenz(gpv_cur["cur_gpv_cents"].to_numpy()),
@@ -274,46 +331,81 @@ class PaymentsModel(DomainModel):
         return kpis_from_sums(sums, gpv.astype(np.int64), self._has_intents)
 
     def _churn(self, per_m: pd.DataFrame) -> pd.DataFrame:
-        cols = ["merchant_id", "merchant_name", "account_manager", "segment", "gpv_prior_28d",
-                "gpv_last_28d", "gpv_change_pct", "reason", "suggested_action"]
+        cols = [
+            "merchant_id",
+            "merchant_name",
+            "account_manager",
+            "segment",
+            "gpv_prior_28d",
+            "gpv_last_28d",
+            "gpv_change_pct",
+            "reason",
+            "suggested_action",
+        ]
         if per_m.empty:
             return pd.DataFrame(columns=cols)
-        risk = per_m[(per_m["b_gpv_cents"] > 0)
-                     & (per_m["a_gpv_cents"] <= CHURN_THRESHOLD * per_m["b_gpv_cents"])]
+        risk = per_m[
+            (per_m["b_gpv_cents"] > 0)
+            & (per_m["a_gpv_cents"] <= CHURN_THRESHOLD * per_m["b_gpv_cents"])
+        ]
         rows = []
         for r in risk.itertuples(index=False):
             reason, action = churn_reason(
-                int(r.a_gpv_cents), int(r.b_gpv_cents), ratio(r.a_approved, r.a_attempts),
-                ratio(r.b_approved, r.b_attempts))
-            rows.append({
-                "merchant_id": r.merchant_id, "merchant_name": r.merchant_name,
-                "account_manager": r.account_manager, "segment": r.segment,
-                "gpv_prior_28d": r.b_gpv_cents / 100.0, "gpv_last_28d": r.a_gpv_cents / 100.0,
-                "gpv_change_pct": change_pct(int(r.a_gpv_cents), int(r.b_gpv_cents)),
-                "reason": reason, "suggested_action": action,
-            })
+                int(r.a_gpv_cents),
+                int(r.b_gpv_cents),
+                ratio(r.a_approved, r.a_attempts),
+                ratio(r.b_approved, r.b_attempts),
+            )
+            rows.append(
+                {
+                    "merchant_id": r.merchant_id,
+                    "merchant_name": r.merchant_name,
+                    "account_manager": r.account_manager,
+                    "segment": r.segment,
+                    "gpv_prior_28d": r.b_gpv_cents / 100.0,
+                    "gpv_last_28d": r.a_gpv_cents / 100.0,
+                    "gpv_change_pct": change_pct(int(r.a_gpv_cents), int(r.b_gpv_cents)),
+                    "reason": reason,
+                    "suggested_action": action,
+                }
+            )
         out = pd.DataFrame(rows, columns=cols)
-        return out.sort_values(["account_manager", "gpv_prior_28d"],
-                               ascending=[True, False]).reset_index(drop=True)
+        return out.sort_values(
+            ["account_manager", "gpv_prior_28d"], ascending=[True, False]
+        ).reset_index(drop=True)
 
     def _breakdown(self, per_m: pd.DataFrame, dim: str) -> pd.DataFrame:
-        cols = [dim, "gpv", "gpv_prev", "gpv_change_pct", "approval_rate", "approval_rate_prev",
-                "fee_yield_bps", "share"]
+        cols = [
+            dim,
+            "gpv",
+            "gpv_prev",
+            "gpv_change_pct",
+            "approval_rate",
+            "approval_rate_prev",
+            "fee_yield_bps",
+            "share",
+        ]
         if per_m.empty:
             return pd.DataFrame(columns=cols)
-        g = per_m.groupby(dim, observed=True)[[f"{t}_{m}" for t in ("cur", "prev") for m in SUMS]].sum()
+        g = per_m.groupby(dim, observed=True)[
+            [f"{t}_{m}" for t in ("cur", "prev") for m in SUMS]
+        ].sum()
         total = g["cur_gpv_cents"].sum()
         out = pd.DataFrame({dim: g.index.astype(str)})
         out["gpv"] = g["cur_gpv_cents"].to_numpy() / 100.0
         out["gpv_prev"] = g["prev_gpv_cents"].to_numpy() / 100.0
-        out["gpv_change_pct"] = [change_pct(c, p) for c, p in
-                                 zip(g["cur_gpv_cents"], g["prev_gpv_cents"], strict=True)]
-        out["approval_rate"] = [ratio(a, b) for a, b in
-                                zip(g["cur_approved"], g["cur_attempts"], strict=True)]
-        out["approval_rate_prev"] = [ratio(a, b) for a, b in
-                                     zip(g["prev_approved"], g["prev_attempts"], strict=True)]
-        out["fee_yield_bps"] = [bps(f, v) for f, v in
-                                zip(g["cur_fee_cents"], g["cur_gpv_cents"], strict=True)]
+        out["gpv_change_pct"] = [
+            change_pct(c, p) for c, p in zip(g["cur_gpv_cents"], g["prev_gpv_cents"], strict=True)
+        ]
+        out["approval_rate"] = [
+            ratio(a, b) for a, b in zip(g["cur_approved"], g["cur_attempts"], strict=True)
+        ]
+        out["approval_rate_prev"] = [
+            ratio(a, b) for a, b in zip(g["prev_approved"], g["prev_attempts"], strict=True)
+        ]
+        out["fee_yield_bps"] = [
+            bps(f, v) for f, v in zip(g["cur_fee_cents"], g["cur_gpv_cents"], strict=True)
+        ]
         out["share"] = [ratio(v, total) for v in g["cur_gpv_cents"]]
         return out.sort_values("gpv", ascending=False).reset_index(drop=True)
 
@@ -332,8 +424,10 @@ class PaymentsModel(DomainModel):
         cols = ["cohort", "k", "merchants", "active", "active_share", "gpv", "gpv_retention"]
         t = self._filtered(self._daily)
         act = self._be.execute(
-            t.group_by(["merchant_id", t.day.truncate("M").name("month")])
-            .agg(approved=t.approved.sum(), gpv_cents=t.gpv_cents.sum()))
+            t.group_by(["merchant_id", t.day.truncate("M").name("month")]).agg(
+                approved=t.approved.sum(), gpv_cents=t.gpv_cents.sum()
+            )
+        )
         merchants = self._merchants
         for p, col in MERCHANT_FILTERS.items():
             if getattr(self, p):
@@ -353,37 +447,61 @@ class PaymentsModel(DomainModel):
         act["k"] = (act["month"] - act["cohort"]).apply(lambda x: x.n)
         act = act[act["k"] >= 0]
         g = act.groupby(["cohort", "k"]).agg(
-            active=("approved", lambda s: int((s > 0).sum())), gpv_cents=("gpv_cents", "sum"))
+            active=("approved", lambda s: int((s > 0).sum())), gpv_cents=("gpv_cents", "sum")
+        )
         rows = []
         for cohort, n in size.items():
             month0 = g["gpv_cents"].get((cohort, 0), 0)
-            for k in range(0, (last - cohort).n + 1):
+            for k in range((last - cohort).n + 1):
                 a = int(g["active"].get((cohort, k), 0))
                 v = int(g["gpv_cents"].get((cohort, k), 0))
-                rows.append({"cohort": cohort.start_time.date(), "k": k, "merchants": int(n),
-                             "active": a, "active_share": a / n, "gpv": v / 100.0,
-                             "gpv_retention": ratio(v, month0)})
+                rows.append(
+                    {
+                        "cohort": cohort.start_time.date(),
+                        "k": k,
+                        "merchants": int(n),
+                        "active": a,
+                        "active_share": a / n,
+                        "gpv": v / 100.0,
+                        "gpv_retention": ratio(v, month0),
+                    }
+                )
         return pd.DataFrame(rows, columns=cols)
 
     def _am_summary(self, per_m: pd.DataFrame, churn: pd.DataFrame) -> pd.DataFrame:
-        cols = ["account_manager", "merchants", "active_merchants", "gpv", "gpv_change_pct",
-                "approval_rate", "churn_risk_merchants", "gpv_at_risk"]
+        cols = [
+            "account_manager",
+            "merchants",
+            "active_merchants",
+            "gpv",
+            "gpv_change_pct",
+            "approval_rate",
+            "churn_risk_merchants",
+            "gpv_at_risk",
+        ]
         if per_m.empty:
             return pd.DataFrame(columns=cols)
         g = per_m.groupby("account_manager", observed=True).agg(
             merchants=("merchant_id", "nunique"),
             active_merchants=("cur_approved", lambda s: int((s > 0).sum())),
-            gpv=("cur_gpv_cents", "sum"), gpv_prev=("prev_gpv_cents", "sum"),
-            approved=("cur_approved", "sum"), attempts=("cur_attempts", "sum"))
+            gpv=("cur_gpv_cents", "sum"),
+            gpv_prev=("prev_gpv_cents", "sum"),
+            approved=("cur_approved", "sum"),
+            attempts=("cur_attempts", "sum"),
+        )
         risk = churn.groupby("account_manager").agg(
-            churn_risk_merchants=("merchant_id", "count"), gpv_at_risk=("gpv_prior_28d", "sum"))
+            churn_risk_merchants=("merchant_id", "count"), gpv_at_risk=("gpv_prior_28d", "sum")
+        )
         out = g.join(risk, how="left").reset_index()
-        out["churn_risk_merchants"] = out["churn_risk_merchants"].fillna(0).astype(int)
-        out["gpv_at_risk"] = out["gpv_at_risk"].fillna(0.0)
-        out["gpv_change_pct"] = [change_pct(c, p) for c, p in
-                                 zip(out["gpv"], out["gpv_prev"], strict=True)]
-        out["approval_rate"] = [ratio(a, b) for a, b in
-                                zip(out["approved"], out["attempts"], strict=True)]
+        out["churn_risk_merchants"] = pd.to_numeric(out["churn_risk_merchants"]).fillna(0)
+        out["churn_risk_merchants"] = out["churn_risk_merchants"].astype(int)
+        out["gpv_at_risk"] = pd.to_numeric(out["gpv_at_risk"]).fillna(0.0)
+        out["gpv_change_pct"] = [
+            change_pct(c, p) for c, p in zip(out["gpv"], out["gpv_prev"], strict=True)
+        ]
+        out["approval_rate"] = [
+            ratio(a, b) for a, b in zip(out["approved"], out["attempts"], strict=True)
+        ]
         out["gpv"] = out["gpv"] / 100.0
         out["account_manager"] = out["account_manager"].astype(str)
         return out[cols].sort_values("churn_risk_merchants", ascending=False).reset_index(drop=True)

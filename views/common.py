@@ -47,8 +47,14 @@ def _as_float(v: Any) -> float | None:
     return None
 
 
-def card_html(label: str, value: Any, kind: str, prev: Any = None, good_when_up: bool = True,
-              help_text: str = "") -> str:
+def card_html(
+    label: str,
+    value: Any,
+    kind: str,
+    prev: Any = None,
+    good_when_up: bool = True,
+    help_text: str = "",
+) -> str:
     """One KPI card: value, and change vs the previous period coloured good/bad (not up/down)."""
     delta = ""
     cur, old = _as_float(value), _as_float(prev)
@@ -67,8 +73,10 @@ def card_html(label: str, value: Any, kind: str, prev: Any = None, good_when_up:
         good = (diff > 0) == good_when_up if diff != 0 else None
         colour = "#1a7f37" if good else ("#cf222e" if good is False else "#6e7781")
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
-        delta = (f'<div class="delta" style="color:{colour};font-size:0.85em">{arrow} {esc(text)}'
-                 f' vs previous period</div>')
+        delta = (
+            f'<div class="delta" style="color:{colour};font-size:0.85em">{arrow} {esc(text)}'
+            f" vs previous period</div>"
+        )
     title = f' title="{esc(help_text)}"' if help_text else ""
     return (
         f'<div class="kpi-card"{title} style="padding:8px 12px;border:1px solid #d0d7de;'
@@ -79,8 +87,9 @@ def card_html(label: str, value: Any, kind: str, prev: Any = None, good_when_up:
     )
 
 
-def cards_html(specs: list[tuple[str, str, str, bool]], kpis: dict[str, Any],
-               prev: dict[str, Any]) -> str:
+def cards_html(
+    specs: list[tuple[str, str, str, bool]], kpis: dict[str, Any], prev: dict[str, Any]
+) -> str:
     """A row of cards from (label, key, kind, good_when_up) specs."""
     body = "".join(
         card_html(label, kpis.get(key), kind, prev.get(key), up) for label, key, kind, up in specs
@@ -91,12 +100,23 @@ def cards_html(specs: list[tuple[str, str, str, bool]], kpis: dict[str, Any],
 def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
     """A sortable, filterable table; text cells escaped (plaintext formatter)."""
     df = df if df is not None else pd.DataFrame()
-    text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(
-        df[c]) or isinstance(df[c].dtype, pd.CategoricalDtype)]
+    text_cols = [
+        c
+        for c in df.columns
+        if df[c].dtype == object
+        or pd.api.types.is_string_dtype(df[c])
+        or isinstance(df[c].dtype, pd.CategoricalDtype)
+    ]
     formatters = {c: {"type": "plaintext"} for c in text_cols}
     options: dict[str, Any] = dict(
-        pagination="local", page_size=15, show_index=False, disabled=True, sizing_mode="stretch_width",
-        formatters=formatters, header_filters=kwargs.pop("header_filters", False), layout="fit_data_table",
+        pagination="local",
+        page_size=15,
+        show_index=False,
+        disabled=True,
+        sizing_mode="stretch_width",
+        formatters=formatters,
+        header_filters=kwargs.pop("header_filters", False),
+        layout="fit_data_table",
     )
     options.update(kwargs)
     return pn.widgets.Tabulator(df, **options)
@@ -104,18 +124,18 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
 
 def empty_plot(message: str = "No data for these filters") -> hv.Text:
     """What a chart shows when the filters match nothing."""
-    return hv.Text(0.5, 0.5, message).opts(xaxis=None, yaxis=None, toolbar=None,
-                                            responsive=True, height=280)
+    return hv.Text(0.5, 0.5, message).opts(
+        xaxis=None, yaxis=None, toolbar=None, responsive=True, height=280
+    )
 
 
 def download(table_widget: pn.widgets.Tabulator, filename: str) -> pn.widgets.FileDownload:
     """A CSV download of a table's current data, text cells neutralised against formulas."""
     from app.export import to_csv_bytes
 
-    def _data():  # noqa: ANN202
+    def _data():
         import io
 
         return io.BytesIO(to_csv_bytes(table_widget.value))
 
-    return pn.widgets.FileDownload(callback=_data, filename=filename, button_type="light",
-                                   label=f"Download {filename}")
+    return pn.widgets.FileDownload(callback=_data, filename=filename, label=f"Download {filename}")

@@ -15,12 +15,26 @@ def status_frame(source: Any) -> pd.DataFrame:
     rows = []
     for domain, st in source.status.items():
         if not st.present:
-            rows.append({"domain": domain, "table": "", "file": "(no folder)", "rows": None,
-                         "status": "no data"})
+            rows.append(
+                {
+                    "domain": domain,
+                    "table": "",
+                    "file": "(no folder)",
+                    "rows": None,
+                    "status": "no data",
+                }
+            )
             continue
         for name, path in st.files.items():
-            rows.append({"domain": domain, "table": name, "file": path,
-                         "rows": st.rows.get(name), "status": "loaded" if st.loaded else "invalid"})
+            rows.append(
+                {
+                    "domain": domain,
+                    "table": name,
+                    "file": path,
+                    "rows": st.rows.get(name),
+                    "status": "loaded" if st.loaded else "invalid",
+                }
+            )
     return pd.DataFrame(rows, columns=["domain", "table", "file", "rows", "status"])
 
 
@@ -28,12 +42,21 @@ def problems_frame(source: Any) -> pd.DataFrame:
     rows = []
     for domain, st in source.status.items():
         for p in st.problems:
-            rows.append({"domain": domain, "severity": p["severity"], "file": p["file"],
-                         "column": p["column"] or "", "rows": ", ".join(map(str, p["rows"])),
-                         "count": p["count"], "value": p["value"] or "",
-                         "expected": p["expected"]})
-    return pd.DataFrame(rows, columns=["domain", "severity", "file", "column", "rows", "count",
-                                       "value", "expected"])
+            rows.append(
+                {
+                    "domain": domain,
+                    "severity": p["severity"],
+                    "file": p["file"],
+                    "column": p["column"] or "",
+                    "rows": ", ".join(map(str, p["rows"])),
+                    "count": p["count"],
+                    "value": p["value"] or "",
+                    "expected": p["expected"],
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["domain", "severity", "file", "column", "rows", "count", "value", "expected"]
+    )
 
 
 class DataView(pn.viewable.Viewer):
@@ -47,12 +70,17 @@ class DataView(pn.viewable.Viewer):
         problems = problems_frame(source)
         self._layout = pn.Column(
             pn.pane.Markdown("## Data"),
-            pn.pane.HTML(f"<p>Source folder: <code>{esc(source.root)}</code> ({esc(cached)})."
-                         f"<br>Timings: {esc(timings)}</p>"),
+            pn.pane.HTML(
+                f"<p>Source folder: <code>{esc(source.root)}</code> ({esc(cached)})."
+                f"<br>Timings: {esc(timings)}</p>"
+            ),
             pn.pane.Markdown("**Tables**"),
             table(status_frame(source)),
-            pn.pane.Markdown(f"**Validation report**: {len(problems)} problem(s)"
-                             if len(problems) else "**Validation report**: no problems found."),
+            pn.pane.Markdown(
+                f"**Validation report**: {len(problems)} problem(s)"
+                if len(problems)
+                else "**Validation report**: no problems found."
+            ),
             table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
             sizing_mode="stretch_width",
         )

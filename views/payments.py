@@ -25,8 +25,11 @@ CARDS = [
     ("Top-10 share", "top10_share", "share", False),
     ("Churn risk", "churn_risk_merchants", "count", False),
 ]
-METRICS = {"GPV": ("gpv", "GPV ($)"), "Approval rate": ("approval_rate", "Approval rate"),
-           "Fee yield": ("fee_yield_bps", "Fee yield (bps)")}
+METRICS = {
+    "GPV": ("gpv", "GPV ($)"),
+    "Approval rate": ("approval_rate", "Approval rate"),
+    "Fee yield": ("fee_yield_bps", "Fee yield (bps)"),
+}
 
 
 def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: str) -> Any:
@@ -34,22 +37,41 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
     if df is None or df.empty:
         return empty_plot()
     col, label = METRICS[metric]
-    change = {"gpv": "gpv_change_pct", "approval_rate": "approval_rate_change",
-              "fee_yield_bps": "fee_yield_change_bps"}[col]
+    change = {
+        "gpv": "gpv_change_pct",
+        "approval_rate": "approval_rate_change",
+        "fee_yield_bps": "fee_yield_change_bps",
+    }[col]
     data = df[["period", col, change]].copy()
     data["period"] = pd.to_datetime(data["period"])
-    return data.hvplot.line(x="period", y=col, hover_cols=[change], ylabel=label, xlabel=grain,
-                            responsive=True, height=300, title=f"{metric} by {grain.lower()}",
-                            yformatter="%.2f" if col != "gpv" else "$%.0f")
+    return data.hvplot.line(
+        x="period",
+        y=col,
+        hover_cols=[change],
+        ylabel=label,
+        xlabel=grain,
+        responsive=True,
+        height=300,
+        title=f"{metric} by {grain.lower()}",
+        yformatter="%.2f" if col != "gpv" else "$%.0f",
+    )
 
 
 def decline_heatmap(declines: pd.DataFrame) -> Any:
     if declines is None or declines.empty:
         return empty_plot("No declines for these filters")
-    return hv.HeatMap(declines, kdims=["channel", "decline_reason"],
-                      vdims=["count", "decline_class"]).opts(
-        tools=["hover"], colorbar=True, cmap="Reds", responsive=True, height=360,
-        title="Declines: reason x channel", xlabel="Channel", ylabel="Decline reason")
+    return hv.HeatMap(
+        declines, kdims=["channel", "decline_reason"], vdims=["count", "decline_class"]
+    ).opts(
+        tools=["hover"],
+        colorbar=True,
+        cmap="Reds",
+        responsive=True,
+        height=360,
+        title="Declines: reason x channel",
+        xlabel="Channel",
+        ylabel="Decline reason",
+    )
 
 
 def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
@@ -59,16 +81,28 @@ def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
     data["cohort"] = data["cohort"].astype(str)
     label = {"active_share": "Merchants active", "gpv_retention": "GPV vs month 0"}[measure]
     return hv.HeatMap(data, kdims=["k", "cohort"], vdims=[measure, "merchants"]).opts(
-        tools=["hover"], colorbar=True, cmap="Blues", responsive=True, height=380,
+        tools=["hover"],
+        colorbar=True,
+        cmap="Blues",
+        responsive=True,
+        height=380,
         title=f"Cohort retention: {label} (blank = not yet observable)",
-        xlabel="Months since onboarding", ylabel="Onboarding cohort", invert_yaxis=True)
+        xlabel="Months since onboarding",
+        ylabel="Onboarding cohort",
+        invert_yaxis=True,
+    )
 
 
 def lorenz_plot(curve: pd.DataFrame) -> Any:
     if curve is None or len(curve) < 2:
         return empty_plot()
-    line = curve.hvplot.line(x="merchant_share", y="gpv_share", label="Lorenz curve",
-                             xlabel="Share of merchants (smallest first)", ylabel="Share of GPV")
+    line = curve.hvplot.line(
+        x="merchant_share",
+        y="gpv_share",
+        label="Lorenz curve",
+        xlabel="Share of merchants (smallest first)",
+        ylabel="Share of GPV",
+    )
     diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(line_dash="dashed", color="gray")
     return (line * diag).opts(responsive=True, height=320, title="Revenue concentration")
 
@@ -78,8 +112,16 @@ def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
         return empty_plot()
     data = df[[dim, "gpv", "gpv_prev"]].melt(id_vars=dim, var_name="period", value_name="GPV")
     data["period"] = data["period"].map({"gpv": "This period", "gpv_prev": "Previous period"})
-    return data.hvplot.bar(x=dim, y="GPV", by="period", responsive=True, height=300, rot=30,
-                           yformatter="$%.0f", title=f"GPV by {dim} vs previous period")
+    return data.hvplot.bar(
+        x=dim,
+        y="GPV",
+        by="period",
+        responsive=True,
+        height=300,
+        rot=30,
+        yformatter="$%.0f",
+        title=f"GPV by {dim} vs previous period",
+    )
 
 
 class PaymentsView(pn.viewable.Viewer):
@@ -88,11 +130,14 @@ class PaymentsView(pn.viewable.Viewer):
     model = param.ClassSelector(class_=PaymentsModel, doc="The model shown.")
     grain = param.Selector(default="Week", objects=["Week", "Month"], doc="Trend grain.")
     metric = param.Selector(default="GPV", objects=list(METRICS), doc="Trend metric.")
-    cohort_measure = param.Selector(default="active_share",
-                                    objects=["active_share", "gpv_retention"],
-                                    doc="Cohort cell measure.")
-    breakdown_dim = param.Selector(default="segment", objects=["segment", "industry", "region"],
-                                   doc="Drivers dimension.")
+    cohort_measure = param.Selector(
+        default="active_share",
+        objects=["active_share", "gpv_retention"],
+        doc="Cohort cell measure.",
+    )
+    breakdown_dim = param.Selector(
+        default="segment", objects=["segment", "industry", "region"], doc="Drivers dimension."
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -100,20 +145,30 @@ class PaymentsView(pn.viewable.Viewer):
         self.filters = pn.Column(
             pn.widgets.DatePicker.from_param(m.param.start, name="From"),
             pn.widgets.DatePicker.from_param(m.param.end, name="To"),
-            *(pn.widgets.MultiChoice.from_param(m.param[p], name=p.replace("_", " ").capitalize())
-              for p in m.FILTERS),
+            *(
+                pn.widgets.MultiChoice.from_param(m.param[p], name=p.replace("_", " ").capitalize())
+                for p in m.FILTERS
+            ),
             sizing_mode="stretch_width",
         )
-        cards = pn.pane.HTML(pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev),
-                             sizing_mode="stretch_width")
-        trend = pn.pane.HoloViews(pn.bind(trend_plot, m.param.weekly, m.param.monthly,
-                                          self.param.grain, self.param.metric),
-                                  sizing_mode="stretch_width")
+        cards = pn.pane.HTML(
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev), sizing_mode="stretch_width"
+        )
+        trend = pn.pane.HoloViews(
+            pn.bind(
+                trend_plot, m.param.weekly, m.param.monthly, self.param.grain, self.param.metric
+            ),
+            sizing_mode="stretch_width",
+        )
         overview = pn.Column(
             cards,
-            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.grain),
-                   pn.widgets.RadioButtonGroup.from_param(self.param.metric)),
-            trend, name="Overview")
+            pn.Row(
+                pn.widgets.RadioButtonGroup.from_param(self.param.grain),
+                pn.widgets.RadioButtonGroup.from_param(self.param.metric),
+            ),
+            trend,
+            name="Overview",
+        )
         drivers_table = table(None)
 
         def _drivers(*_: Any) -> None:
@@ -124,38 +179,62 @@ class PaymentsView(pn.viewable.Viewer):
         _drivers()
         drivers = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.breakdown_dim),
-            pn.pane.HoloViews(pn.bind(lambda b, d: breakdown_plot(b.get(d), d),
-                                      m.param.breakdowns, self.param.breakdown_dim),
-                              sizing_mode="stretch_width"),
-            drivers_table, name="Drivers")
+            pn.pane.HoloViews(
+                pn.bind(
+                    lambda b, d: breakdown_plot(b.get(d), d),
+                    m.param.breakdowns,
+                    self.param.breakdown_dim,
+                ),
+                sizing_mode="stretch_width",
+            ),
+            drivers_table,
+            name="Drivers",
+        )
         declines_table = table(m.declines)
         m.param.watch(lambda e: setattr(declines_table, "value", e.new), "declines")
         declines = pn.Column(
-            pn.pane.HoloViews(pn.bind(decline_heatmap, m.param.declines),
-                              sizing_mode="stretch_width"),
-            declines_table, name="Declines")
+            pn.pane.HoloViews(
+                pn.bind(decline_heatmap, m.param.declines), sizing_mode="stretch_width"
+            ),
+            declines_table,
+            name="Declines",
+        )
         cohorts = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.cohort_measure),
-            pn.pane.HoloViews(pn.bind(cohort_heatmap, m.param.cohorts, self.param.cohort_measure),
-                              sizing_mode="stretch_width"),
-            name="Cohorts")
+            pn.pane.HoloViews(
+                pn.bind(cohort_heatmap, m.param.cohorts, self.param.cohort_measure),
+                sizing_mode="stretch_width",
+            ),
+            name="Cohorts",
+        )
         top_table = table(m.top_merchants)
         m.param.watch(lambda e: setattr(top_table, "value", e.new), "top_merchants")
         conc_text = pn.pane.Markdown(pn.bind(self._concentration_text, m.param.kpis))
         concentration = pn.Column(
             conc_text,
-            pn.Row(pn.pane.HoloViews(pn.bind(lorenz_plot, m.param.lorenz_curve),
-                                     sizing_mode="stretch_width"), top_table),
-            name="Concentration")
+            pn.Row(
+                pn.pane.HoloViews(
+                    pn.bind(lorenz_plot, m.param.lorenz_curve), sizing_mode="stretch_width"
+                ),
+                top_table,
+            ),
+            name="Concentration",
+        )
         churn_table = table(m.churn, groupby=["account_manager"], header_filters=True)
         m.param.watch(lambda e: setattr(churn_table, "value", e.new), "churn")
         am_table = table(m.am_summary)
         m.param.watch(lambda e: setattr(am_table, "value", e.new), "am_summary")
         churn = pn.Column(
-            pn.pane.Markdown("**Account-manager summary**"), am_table,
-            pn.pane.Markdown("**Churn risk and interventions** (GPV in the last 28 days of the "
-                             "period at most 40% of the 28 days before)"),
-            download(churn_table, "churn_risk.csv"), churn_table, name="Churn")
+            pn.pane.Markdown("**Account-manager summary**"),
+            am_table,
+            pn.pane.Markdown(
+                "**Churn risk and interventions** (GPV in the last 28 days of the "
+                "period at most 40% of the 28 days before)"
+            ),
+            download(churn_table, "churn_risk.csv"),
+            churn_table,
+            name="Churn",
+        )
         self._layout = pn.Column(
             pn.pane.Markdown("## Payments analytics"),
             pn.Tabs(overview, drivers, declines, cohorts, concentration, churn, dynamic=True),
@@ -166,7 +245,10 @@ class PaymentsView(pn.viewable.Viewer):
     def _concentration_text(kpis: dict[str, Any]) -> str:
         hhi_v, gini_v = kpis.get("hhi"), kpis.get("gini")
         top10, top1 = kpis.get("top10_share"), kpis.get("top1pct_share")
-        f = (lambda v, s: "n/a" if v is None else s.format(v))
+
+        def f(v, s):
+            return "n/a" if v is None else s.format(v)
+
         return (
             f"**HHI {f(hhi_v, '{:,.0f}')}**: sum of squared GPV shares in percent (0-10,000; "
             f"above 2,500 is highly concentrated).  \n"

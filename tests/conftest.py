@@ -1,0 +1,35 @@
+"""Shared fixtures: an isolated cache folder, Panel state reset, helpers to write tiny datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data.engine import clear_sources
+
+
+@pytest.fixture(autouse=True)
+def _isolated(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    monkeypatch.setenv("TIEOUT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    clear_sources()
+    try:
+        import panel as pn
+
+        pn.state.reset()
+        pn.state.clear_caches()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def write_tables(root: Path, domain: str, tables: dict[str, str]) -> Path:
+    """Write ``{table: csv text}`` under ``root/domain`` and return ``root``."""
+    folder = root / domain
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in tables.items():
+        (folder / f"{name}.csv").write_text(text.strip() + "\n", encoding="utf-8")
+    return root
