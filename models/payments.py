@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import param
 
+from data.marts import PAY_MEASURES
 from models.base import DomainModel, set_options
 from models.kpi import bps, change_pct, money, pct, ratio
 
@@ -35,15 +36,7 @@ MERCHANT_FILTERS = {
     "account_managers": "account_manager",
 }
 TXN_FILTERS = {"channels": "channel", "payment_methods": "payment_method"}
-SUMS = (
-    "attempts",
-    "approved",
-    "amount_attempted_cents",
-    "gpv_cents",
-    "fee_cents",
-    "intents",
-    "intents_approved",
-)
+SUMS = PAY_MEASURES  # the measures of the pay_daily mart
 
 
 def decline_classes() -> pd.DataFrame:
