@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,15 @@ def cmd_validate(a: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if bad else EXIT_OK
 
 
+_MONEY = "\x00"
+
+
+def dumps(value: Any, indent: int | None = 1) -> str:
+    """JSON with exact money: Decimal cents print as numbers with two decimals (1060.10)."""
+    text = json.dumps(_jsonable(value), indent=indent)
+    return re.sub(r'"\\u0000(-?[0-9]+\.[0-9]+)\\u0000"', r"\1", text)
+
+
 def _jsonable(value: Any) -> Any:
     import math
     from decimal import Decimal
@@ -162,7 +172,7 @@ def _jsonable(value: Any) -> Any:
     import pandas as pd
 
     if isinstance(value, Decimal):
-        return float(value)  # exact cents print as the shortest decimal, e.g. 1060.01
+        return f"{_MONEY}{value}{_MONEY}"  # printed as a bare number by `dumps`
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -212,10 +222,10 @@ def cmd_kpis(a: argparse.Namespace) -> int:
         w.writerow(["key", "value"])
         for key, value in out["kpis"].items():
             if isinstance(value, list):
-                value = json.dumps(_jsonable(value))
+                value = dumps(value, indent=None)
             w.writerow([key, "" if value is None else value])
     else:
-        print(json.dumps(_jsonable(out), indent=1))
+        print(dumps(out))
     return EXIT_OK
 
 

@@ -496,7 +496,9 @@ def generate_influencer(
     infl_rev = np.bincount(inf_idx[influenced], weights=revenue[influenced], minlength=k)
     infl_orders = np.bincount(inf_idx[influenced], weights=orders[influenced], minlength=k)
     # Order-basis cost is rate x revenue per sale, rounded to the cent sale by sale.
-    sale_cost = np.round(rate[inf_idx[influenced]] * revenue[influenced])
+    # Half up on exact integers, as data.marts does (rate at six decimals).
+    rate_micro = np.round(rate * 1_000_000).astype(np.int64)
+    sale_cost = (rate_micro[inf_idx[influenced]] * revenue[influenced] + 500_000) // 1_000_000
     order_cost = np.bincount(inf_idx[influenced], weights=sale_cost, minlength=k)
     total = np.where(basis == 0, rate * 100 * post_count, order_cost)
     total[:3] += np.array([2500, -1200, 999])[: min(3, k)]

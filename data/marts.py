@@ -6,6 +6,8 @@ Each builder takes the ingest-time Ibis backend and returns ``{mart_name: expres
 
 from __future__ import annotations
 
+import math
+
 import ibis
 from ibis.backends.duckdb import Backend
 
@@ -85,3 +87,189 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
 
 
 MART_BUILDERS["payments"] = payments_marts
+
+
+# --------------------------------------------------------------------------- influencer
+
+#: Influencer tier from follower_count: Nano < 10k <= Micro < 100k <= Mid < 500k <= Macro < 1M
+#: <= Mega (KPI_DEFINITIONS.md).
+TIERS = (("Nano", 10_000), ("Micro", 100_000), ("Mid", 500_000), ("Macro", 1_000_000))
+TIER_NAMES = (*(t for t, _ in TIERS), "Mega")
+#: Touchpoints older than this many days before a sale are not part of its path.
+ATTRIBUTION_LOOKBACK_DAYS = 30
+TIME_DECAY_HALF_LIFE_DAYS = 7
+ATTRIBUTION_MODELS = ("last_touch", "linear", "time_decay", "position_based")
+#: Commission fractions are applied at six decimals: cost = round(rate x revenue) per sale.
+RATE_SCALE = 1_000_000
+
+
+def tier_of(followers: ibis.IntegerValue) -> ibis.StringValue:
+    """The tier of a follower count."""
+    case = ibis.cases(*((followers < bound, name) for name, bound in TIERS), else_=TIER_NAMES[-1])
+    return case
+
+
+def _influencer_dims(be: Backend) -> ibis.Table:
+    """Per influencer: platform, category, tier, and payment terms (first payouts row)."""
+    inf = be.table("influencers")
+    inf = inf.select(
+        "influencer_id",
+        inf_platform=inf.platform.cast("string"),
+        category=inf.category.cast("string"),
+        tier=tier_of(inf.follower_count),
+    )
+    p = be.table("payouts")
+    dated = "date" in p.columns
+    terms = p.group_by("influencer_id").agg(
+        basis=p.basis.cast("string").argmin(p._row),
+        rate_micro=(p.rate * RATE_SCALE).round().cast("int64").argmin(p._row),
+    )
+    if dated:  # the dated rows are the payment log: nothing is derived
+        terms = terms.mutate(basis=ibis.literal("dated"))
+    return inf.left_join(terms, "influencer_id").drop("influencer_id_right")
+
+
+def influencer_marts(be: Backend) -> dict[str, ibis.Table]:
+    """``inf_sales``: sales by day x influencer x type x brand x product x campaign x platform,
+    with the influencer's category and tier, revenue, orders and the commission cost of each sale
+    (Order-basis influencers: round(rate x revenue) per sale, half up).
+    ``inf_posts``: posts with category, tier and fee (Post-basis: ``rate`` per post).
+    ``inf_payments``: the dated payment log (only when ``payouts`` has a date column).
+    ``inf_credit``: each Influenced sale's revenue credited to influencers under the multi-touch
+    models (linear, time-decay, position-based) over the user's touchpoints in the 30 days up to
+    the sale day; a sale without touchpoints credits its own influencer.
+    """
+    dims = _influencer_dims(be)
+    posts = be.table("posts")
+    t = be.table("tracking_data")
+    post_platform = posts.select("post_id", post_platform=posts.platform.cast("string"))
+    if "post_id" in t.columns:
+        t = t.left_join(post_platform, "post_id").drop("post_id_right")
+    else:
+        t = t.mutate(post_platform=ibis.null(str))
+    t = t.left_join(dims, "influencer_id").drop("influencer_id_right")
+    influenced = t.attribution_type.cast("string") == "Influenced"
+    commission = ibis.ifelse(
+        influenced & (t.basis == "Order"),
+        (t.rate_micro * t.revenue_cents + RATE_SCALE // 2) // RATE_SCALE,
+        0,
+    )
+    t = t.mutate(
+        day=t.date,
+        attribution_type=t.attribution_type.cast("string"),
+        brand=t.brand.cast("string"),
+        product=t.product.cast("string"),
+        campaign=t.campaign.cast("string"),
+        platform=ibis.coalesce(t.post_platform, t.inf_platform),
+        commission_cents=commission.cast("int64"),
+    )
+    keys = [
+        "day",
+        "influencer_id",
+        "attribution_type",
+        "brand",
+        "product",
+        "campaign",
+        "platform",
+        "category",
+        "tier",
+    ]
+    sales = (
+        t.group_by(keys)
+        .agg(
+            sales=t.count(),
+            orders=t.orders.sum(),
+            revenue_cents=t.revenue_cents.sum(),
+            commission_cents=t.commission_cents.sum(),
+        )
+        .order_by("day")
+    )
+    p = posts.left_join(dims, "influencer_id").drop("influencer_id_right")
+    fee = ibis.ifelse(p.basis == "Post", (p.rate_micro * 100 + RATE_SCALE // 2) // RATE_SCALE, 0)
+    post_mart = p.select(
+        "post_id",
+        "influencer_id",
+        day=p.date,
+        brand=p.brand.cast("string"),
+        campaign=p.campaign.cast("string"),
+        platform=p.platform.cast("string"),
+        category=p.category,
+        tier=p.tier,
+        reach=p.reach,
+        likes=p.likes,
+        comments=p.comments,
+        fee_cents=fee.cast("int64"),
+    ).order_by("day")
+    out = {"inf_sales": sales, "inf_posts": post_mart}
+    pay = be.table("payouts")
+    if "date" in pay.columns:
+        d = pay.left_join(dims, "influencer_id").drop("influencer_id_right")
+        out["inf_payments"] = d.select(
+            "influencer_id",
+            day=d.date,
+            platform=d.inf_platform,
+            category=d.category,
+            tier=d.tier,
+            amount_cents=d.total_payout_cents,
+        ).order_by("day")
+    out["inf_credit"] = _credit_mart(be, t.filter(influenced), posts)
+    return out
+
+
+def _credit_mart(be: Backend, sales: ibis.Table, posts: ibis.Table) -> ibis.Table:
+    """Multi-touch credit of each Influenced sale, aggregated by the sale's filter dimensions."""
+    dims = ["day", "brand", "product", "platform", "category", "tier"]
+    s = sales.select("_row", "user_id", "influencer_id", "revenue_cents", *dims)
+    names = be.list_tables()
+    models = [m for m in ATTRIBUTION_MODELS if m != "last_touch"]
+    own = s.select(
+        *dims, credited=s.influencer_id, credit_cents=s.revenue_cents.cast("float64"), sale=s._row
+    )
+    if "touchpoints" not in names:
+        parts = [own.mutate(model=ibis.literal(m)) for m in models]
+    else:
+        tp = be.table("touchpoints")
+        tp = tp.join(posts.select("post_id", touched=posts.influencer_id), "post_id")
+        j = s.filter(s.user_id.notnull()).join(tp, "user_id")
+        sale_ts = j.day.cast("timestamp")
+        age_days = (sale_ts.epoch_seconds() - j.timestamp.epoch_seconds()) / 86400.0
+        j = j.filter(age_days <= ATTRIBUTION_LOOKBACK_DAYS, j.timestamp.date() <= j.day)
+        j = j.mutate(age_days=age_days)
+        w = ibis.window(group_by=j._row)
+        ordered = ibis.window(group_by=j._row, order_by=[j.timestamp, j.post_id])
+        j = j.mutate(
+            n=j.count().over(w),
+            pos=ibis.row_number().over(ordered),
+            decay=(-j.age_days / TIME_DECAY_HALF_LIFE_DAYS * math.log(2)).exp(),
+        )
+        j = j.mutate(decay_total=j.decay.sum().over(w))
+        middle = 0.2 / (j.n - 2).cast("float64")
+        position = ibis.cases(
+            (j.n == 1, 1.0),
+            (j.n == 2, 0.5),
+            ((j.pos == 0) | (j.pos == j.n - 1), 0.4),
+            else_=middle,
+        )
+        weights = {
+            "linear": 1.0 / j.n.cast("float64"),
+            "time_decay": j.decay / j.decay_total,
+            "position_based": position,
+        }
+        touched = j.select("_row").distinct()
+        alone = own.anti_join(touched, own.sale == touched._row)
+        parts = []
+        for m in models:
+            parts.append(
+                j.select(
+                    *dims,
+                    credited=j.touched,
+                    credit_cents=j.revenue_cents.cast("float64") * weights[m],
+                    sale=j._row,
+                ).mutate(model=ibis.literal(m))
+            )
+            parts.append(alone.mutate(model=ibis.literal(m)))
+    u = ibis.union(*parts)
+    return u.group_by(["model", *dims, "credited"]).agg(credit_cents=u.credit_cents.sum())
+
+
+MART_BUILDERS["influencer"] = influencer_marts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Domains whose model is built. The others (issues 3 and 5) show a placeholder.
-AVAILABLE = ("payments",)
+AVAILABLE = ("influencer", "payments")
 
 
 def model_class(domain: str) -> type:

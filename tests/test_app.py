@@ -10,6 +10,7 @@ from pyviz_comms import Comm
 from app.main import create_app
 from data.engine import open_source
 from tests.conftest import write_tables
+from tests import influencer_tiny
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
 
@@ -36,4 +37,27 @@ def test_data_page_and_missing_domains(tmp_path: Path) -> None:
     for page in ("influencer", "reconciliation", "data", "payments"):
         app.tieout_nav.value = page
         app.main[0].get_root(Document(), Comm())
-    assert "not built yet" in app.tieout_pages["influencer"][0].object
+    assert "No influencer/ folder" in app.tieout_pages["influencer"][0].object
+    assert "not built yet" in app.tieout_pages["reconciliation"][0].object
+
+
+def test_influencer_page_renders_and_reacts(tmp_path: Path) -> None:
+    root = write_tables(tmp_path, "influencer", influencer_tiny.tables())
+    app = create_app(open_source(root))
+    app.tieout_nav.value = "influencer"
+    app.main[0].get_root(Document(), Comm())
+    view = app.tieout_pages["influencer"][0]
+    cards = view._layout[2][0][0]
+    assert "Net profit" in cards.object
+    before = cards.object
+    view.model.brands = ["BrandB"]
+    # Whole span (2025-02-20..2025-03-10), BrandB: revenue O3 300.00 + O5 200.00.
+    assert cards.object != before and "$500.00" in cards.object
+    tabs = view._layout[2]
+    for i in range(len(tabs)):
+        tabs.active = i
+        tabs[i].get_root(Document(), Comm())
+    # No computation per chart: one filter change, one computation.
+    n = view.model.computations
+    view.model.platforms = ["YouTube"]
+    assert view.model.computations == n + 1

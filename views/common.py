@@ -97,9 +97,22 @@ def cards_html(
     return f'<div style="display:flex;flex-wrap:wrap;gap:10px">{body}</div>'
 
 
+def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
+    """Exact Decimal money columns as floats for the browser (display only; exports use the
+    model's values)."""
+    if df is None:
+        return pd.DataFrame()
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object and out[c].map(lambda v: v is None or isinstance(v, Decimal)).all():
+            if out[c].map(lambda v: isinstance(v, Decimal)).any():
+                out[c] = pd.to_numeric(out[c].map(lambda v: None if v is None else float(v)))
+    return out
+
+
 def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
     """A sortable, filterable table; text cells escaped (plaintext formatter)."""
-    df = df if df is not None else pd.DataFrame()
+    df = for_display(df)
     text_cols = [
         c
         for c in df.columns
@@ -139,3 +152,10 @@ def download(table_widget: pn.widgets.Tabulator, filename: str) -> pn.widgets.Fi
         return io.BytesIO(to_csv_bytes(table_widget.value))
 
     return pn.widgets.FileDownload(callback=_data, filename=filename, label=f"Download {filename}")
+
+
+def bound_table(model: Any, name: str, **kwargs: Any) -> pn.widgets.Tabulator:
+    """A `table` showing the model's DataFrame output ``name``, updated in place on change."""
+    widget = table(getattr(model, name), **kwargs)
+    model.param.watch(lambda e: setattr(widget, "value", for_display(e.new)), name)
+    return widget

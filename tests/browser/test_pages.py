@@ -1,4 +1,4 @@
-"""The payments page in a real browser: Playwright driving the Debian chromium package.
+"""The domain pages in a real browser: Playwright driving the Debian chromium package.
 
 Never `playwright install` (no network): the system chromium is launched by path.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import influencer_tiny
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
@@ -43,6 +44,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     root = write_tables(
         tmp_path / "data", "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
     )
+    write_tables(root, "influencer", influencer_tiny.tables())
     port = _free_port()
     env = dict(os.environ, TIEOUT_CACHE_DIR=str(tmp_path / "cache"))
     log = open(tmp_path / "server.log", "wb")  # closed in finally
@@ -93,6 +95,40 @@ def test_payments_page_in_browser(server: str) -> None:
             # Enterprise = M2 only: 1,000.00 + 0.01
             page.wait_for_selector("text=$1,000.01", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "payments-filtered.png"), full_page=True)
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+    assert errors == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
+def test_influencer_page_in_browser(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.get_by_text("Influencer ROI", exact=True).click()
+            page.wait_for_selector("text=Influencer marketing ROI", timeout=60_000)
+            # whole span: O1..O5 = 100 + 50 + 300 + 40 + 200
+            page.wait_for_selector("text=$690.00", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "influencer.png"), full_page=True)
+            brand_box = page.locator(".choices").nth(0)
+            brand_box.click()
+            page.keyboard.type("BrandB")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
+            for tab in ("Product & Brand", "Influencers"):
+                page.get_by_text(tab, exact=True).click()
+                page.wait_for_timeout(1500)
+                name = tab.split()[0].lower()
+                page.screenshot(path=str(ARTIFACTS / f"influencer-{name}.png"), full_page=True)
             assert "Traceback" not in page.content()
         finally:
             browser.close()
