@@ -9,8 +9,8 @@ from pyviz_comms import Comm
 
 from app.main import create_app
 from data.engine import open_source
-from tests.conftest import write_tables
 from tests import influencer_tiny
+from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
 

@@ -104,9 +104,11 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame()
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object and out[c].map(lambda v: v is None or isinstance(v, Decimal)).all():
-            if out[c].map(lambda v: isinstance(v, Decimal)).any():
-                out[c] = pd.to_numeric(out[c].map(lambda v: None if v is None else float(v)))
+        if out[c].dtype != object:
+            continue
+        is_dec = out[c].map(lambda v: isinstance(v, Decimal))
+        if is_dec.any() and (is_dec | out[c].isna()).all():
+            out[c] = pd.to_numeric(out[c].map(lambda v: None if v is None else float(v)))
     return out
 
 
