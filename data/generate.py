@@ -566,7 +566,7 @@ def generate_reconciliation(
     # Spend: every campaign every day.
     d = np.repeat(np.arange(n_days), len(camps))
     c = np.tile(np.arange(len(camps)), n_days)
-    budget = rng.uniform(2_000, 20_000, len(camps)) * 100 * max(orders / 200_000, 0.01)
+    budget = rng.uniform(400, 4_000, len(camps)) * 100 * max(orders / 200_000, 0.01)
     spend = np.round(budget[c] * season[d] / season.mean() * rng.uniform(0.7, 1.3, len(d)))
     spend_t = pa.table(
         {

@@ -273,3 +273,55 @@ def _credit_mart(be: Backend, sales: ibis.Table, posts: ibis.Table) -> ibis.Tabl
 
 
 MART_BUILDERS["influencer"] = influencer_marts
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
+    """``rec_channels``: campaign -> channel (from marketing_spend).
+    ``rec_claims`` (when claims carry order_id): every claim with its channel, ``seq`` (claim
+    order: date, then file order, so "primary = earliest, ties first in file" is ``min(seq)``)
+    and the finance row of its order (revenue, date, status; status defaults to booked).
+    ``rec_finance``: finance rows with ``claimed`` (the order has a claim at any date).
+    """
+    spend = be.table("marketing_spend")
+    channels = spend.group_by(campaign=spend.campaign.cast("string")).agg(
+        channel=spend.channel.cast("string").argmin(spend._row)
+    )
+    fin = be.table("revenue_finance")
+    status = fin.status.cast("string") if "status" in fin.columns else ibis.null(str)
+    fin = fin.select(
+        "order_id",
+        fin_date=fin.date,
+        fin_cents=fin.revenue_cents,
+        fin_status=status.fill_null("booked"),
+    )
+    out = {"rec_channels": channels}
+    claims = be.table("revenue_marketing")
+    if "order_id" in claims.columns:
+        c = claims.mutate(campaign=claims.campaign.cast("string"))
+        c = c.mutate(seq=ibis.row_number().over(order_by=[c.date, c._row]))
+        c = c.left_join(channels, "campaign").drop("campaign_right")
+        c = c.left_join(fin, "order_id").drop("order_id_right")
+        out["rec_claims"] = c.select(
+            "order_id",
+            "date",
+            "campaign",
+            "channel",
+            "seq",
+            claim_cents=c.revenue_cents,
+            in_finance=c.fin_cents.notnull(),
+            fin_date=c.fin_date,
+            fin_cents=c.fin_cents,
+            fin_status=c.fin_status,
+        ).order_by("date")
+        claimed = claims.select("order_id").distinct().mutate(claimed=ibis.literal(True))
+        f = fin.left_join(claimed, "order_id").drop("order_id_right")
+        out["rec_finance"] = f.mutate(claimed=f.claimed.fill_null(False)).order_by("fin_date")
+    else:
+        out["rec_finance"] = fin.mutate(claimed=ibis.literal(False)).order_by("fin_date")
+    return out
+
+
+MART_BUILDERS["reconciliation"] = reconciliation_marts

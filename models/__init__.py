@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Domains whose model is built. The others (issues 3 and 5) show a placeholder.
-AVAILABLE = ("influencer", "payments")
+AVAILABLE = ("influencer", "payments", "reconciliation")
 
 
 def model_class(domain: str) -> type:
