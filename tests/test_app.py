@@ -9,7 +9,7 @@ from pyviz_comms import Comm
 
 from app.main import create_app
 from data.engine import open_source
-from tests import influencer_tiny
+from tests import influencer_tiny, recon_tiny
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
@@ -38,7 +38,25 @@ def test_data_page_and_missing_domains(tmp_path: Path) -> None:
         app.tieout_nav.value = page
         app.main[0].get_root(Document(), Comm())
     assert "No influencer/ folder" in app.tieout_pages["influencer"][0].object
-    assert "not built yet" in app.tieout_pages["reconciliation"][0].object
+    assert "No reconciliation/ folder" in app.tieout_pages["reconciliation"][0].object
+
+
+def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
+    root = write_tables(tmp_path, "reconciliation", recon_tiny.tables())
+    app = create_app(open_source(root))
+    app.tieout_nav.value = "reconciliation"
+    app.main[0].get_root(Document(), Comm())
+    view = app.tieout_pages["reconciliation"][0]
+    tabs = view._layout[1]
+    cards = tabs[0][1]
+    before = cards.object
+    view.model.campaigns = ["CampB"]
+    assert cards.object != before
+    for i in range(len(tabs)):
+        tabs.active = i
+        tabs[i].get_root(Document(), Comm())
+    view.exception_class = ["missing_in_finance"]
+    assert set(view._exceptions.value["class"]) == {"missing_in_finance"}
 
 
 def test_influencer_page_renders_and_reacts(tmp_path: Path) -> None:

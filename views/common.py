@@ -6,6 +6,7 @@ Every piece of user text goes through `esc` before it reaches HTML; tables use T
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from decimal import Decimal
 from typing import Any
@@ -105,6 +106,9 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype != object:
+            continue
+        if out[c].map(lambda v: isinstance(v, dt.date)).any():  # dates as ISO text
+            out[c] = out[c].map(lambda v: v.isoformat()[:10] if isinstance(v, dt.date) else "")
             continue
         is_dec = out[c].map(lambda v: isinstance(v, Decimal))
         if is_dec.any() and (is_dec | out[c].isna()).all():

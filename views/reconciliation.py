@@ -1,0 +1,266 @@
+"""Reconciliation page: summary, ROAS both ways, CAC, funnel, bridge, daily variance, exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import hvplot.pandas  # noqa: F401  (registers .hvplot)
+import pandas as pd
+import panel as pn
+import param
+
+from models.reconciliation import ReconciliationModel
+from views.common import bound_table, cards_html, download, empty_plot, for_display, table
+
+CARDS = [
+    ("Spend", "spend", "money", False),
+    ("Finance revenue", "revenue_finance", "money", True),
+    ("Marketing revenue", "revenue_marketing", "money", True),
+    ("Finance ROAS", "roas_finance", "ratio", True),
+    ("Discrepancy", "discrepancy_pct", "pct", False),
+    ("Match rate", "match_rate", "share", True),
+    ("CAC", "cac", "money", False),
+]
+
+
+def roas_plot(by_campaign: pd.DataFrame) -> Any:
+    df = for_display(by_campaign)
+    if df.empty or df[["roas_marketing", "roas_finance"]].isna().all().all():
+        return empty_plot()
+    data = df[["campaign", "roas_marketing", "roas_finance"]].melt(
+        id_vars="campaign", var_name="view", value_name="ROAS"
+    )
+    data["view"] = data["view"].map({"roas_marketing": "Marketing", "roas_finance": "Finance"})
+    return data.hvplot.bar(
+        x="campaign",
+        y="ROAS",
+        by="view",
+        rot=30,
+        responsive=True,
+        height=320,
+        title="ROAS by campaign: marketing vs finance",
+        yformatter="%.2fx",
+    )
+
+
+def cac_plot(by_channel: pd.DataFrame) -> Any:
+    df = for_display(by_channel)
+    if df.empty or df["cac"].isna().all():
+        return empty_plot("No checkout users for these filters")
+    return df.hvplot.bar(
+        x="channel",
+        y="cac",
+        responsive=True,
+        height=320,
+        yformatter="$%.0f",
+        title="CAC by channel",
+        ylabel="CAC ($)",
+        hover_cols=["spend", "checkout_users"],
+    )
+
+
+def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
+    if funnel is None or funnel.empty or not campaign:
+        return empty_plot()
+    df = funnel[funnel["campaign"] == campaign]
+    if df.empty:
+        return empty_plot()
+    return df.hvplot.bar(
+        x="step",
+        y="users",
+        responsive=True,
+        height=300,
+        hover_cols=["step_conversion"],
+        title=f"Funnel: {campaign}",
+        ylabel="Distinct users",
+    )
+
+
+def bridge_plot(bridge: pd.DataFrame) -> Any:
+    """Waterfall: first and last steps are totals, the others move the running sum."""
+    if bridge is None or bridge.empty:
+        return empty_plot()
+    amounts = [float(v) for v in bridge["amount"]]
+    rows, running = [], 0.0
+    for i, (step, amount) in enumerate(zip(bridge["step"], amounts, strict=True)):
+        total = i in (0, len(amounts) - 1)
+        lo, hi = (0.0, amount) if total else (running, running + amount)
+        running = amount if total else running + amount
+        kind = "total" if total else ("increase" if amount >= 0 else "decrease")
+        rows.append(
+            {
+                "step": step,
+                "bottom": min(lo, hi),
+                "top": max(lo, hi),
+                "amount": amount,
+                "kind": kind,
+                "x": i,
+            }
+        )
+    df = pd.DataFrame(rows)
+    colours = {"total": "#57606a", "increase": "#1a7f37", "decrease": "#cf222e"}
+    bars = hv.Overlay(
+        [
+            hv.Rectangles(
+                [(r.x - 0.4, r.bottom, r.x + 0.4, r.top, r.step, r.amount) for r in g.itertuples()],
+                vdims=["step", "amount"],
+            ).opts(color=colours[kind], tools=["hover"], line_color=None)
+            for kind, g in df.groupby("kind")
+        ]
+    )
+    ticks = list(zip(df["x"], df["step"], strict=True))
+    return bars.opts(
+        responsive=True,
+        height=340,
+        title="Bridge: marketing revenue to finance revenue",
+        xticks=ticks,
+        xrotation=20,
+        yformatter="$%.0f",
+        xlabel="",
+        ylabel="$",
+    )
+
+
+def variance_plot(daily: pd.DataFrame) -> Any:
+    if daily is None or daily.empty:
+        return empty_plot()
+    d = daily.assign(day=daily["date"].astype(str))
+    top = max(d["claimed"].max(), d["booked_shifted"].max(), 1.0)
+    diag = hv.Curve([(0, 0), (top, top)], label="Finance = marketing").opts(
+        color="gray", line_dash="dashed"
+    )
+    points = hv.Points(
+        d, kdims=["claimed", "booked_shifted"], vdims=["day", "variance", "score", "flagged"]
+    ).opts(color="flagged", cmap={True: "#cf222e", False: "#0969da"}, size=6, tools=["hover"])
+    return (diag * points).opts(
+        responsive=True,
+        height=360,
+        xlabel="Marketing (claimed) per day ($)",
+        ylabel="Finance (booked, lag-aligned) per day ($)",
+        title="Daily variance (red: unusual days)",
+        show_legend=False,
+    )
+
+
+class ReconciliationView(pn.viewable.Viewer):
+    """Displays a `ReconciliationModel`; widgets come from its parameters."""
+
+    model = param.ClassSelector(class_=ReconciliationModel, doc="The model shown.")
+    funnel_campaign = param.Selector(default=None, objects=[], doc="Campaign of the funnel chart.")
+    exception_class = param.ListSelector(
+        default=[],
+        objects=["amount_mismatch", "missing_in_finance", "refunded", "matched", "finance_only"],
+    )
+    exception_flag = param.Selector(default="any", objects=["any", "duplicate_claim", "timing"])
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        m = self.model
+        self.filters = pn.Column(
+            pn.widgets.DatePicker.from_param(m.param.start, name="From"),
+            pn.widgets.DatePicker.from_param(m.param.end, name="To"),
+            pn.widgets.MultiChoice.from_param(m.param.channels, name="Channels"),
+            pn.widgets.MultiChoice.from_param(m.param.campaigns, name="Campaigns"),
+            pn.widgets.FloatInput.from_param(
+                m.param.abs_tol, name="Amount tolerance ($)", step=0.01
+            ),
+            pn.widgets.FloatInput.from_param(m.param.rel_tol, name="Relative tolerance", step=0.01),
+            pn.widgets.IntInput.from_param(m.param.timing_days, name="Timing window (days)"),
+            pn.widgets.FloatInput.from_param(
+                m.param.anomaly_threshold, name="Unusual-day threshold (robust score)"
+            ),
+            sizing_mode="stretch_width",
+        )
+        self._sync_campaigns()
+        m.param.watch(lambda e: self._sync_campaigns(), "funnel")
+        approx = pn.pane.Alert(
+            "These claims have no order_id: the comparison is by day x campaign, with each day's "
+            "finance revenue allocated to campaigns pro rata to their claims. **Approximate.**",
+            alert_type="warning",
+            visible=m.approximate,
+            sizing_mode="stretch_width",
+        )
+        summary = pn.Column(
+            approx,
+            pn.pane.HTML(
+                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev),
+                sizing_mode="stretch_width",
+            ),
+            pn.pane.HoloViews(pn.bind(bridge_plot, m.param.bridge), sizing_mode="stretch_width"),
+            name="Summary",
+        )
+        roas = pn.Column(
+            pn.pane.HoloViews(pn.bind(roas_plot, m.param.by_campaign), sizing_mode="stretch_width"),
+            bound_table(m, "by_campaign"),
+            pn.pane.HoloViews(pn.bind(cac_plot, m.param.by_channel), sizing_mode="stretch_width"),
+            bound_table(m, "by_channel"),
+            name="ROAS & CAC",
+        )
+        funnel = pn.Column(
+            pn.widgets.Select.from_param(self.param.funnel_campaign, name="Campaign"),
+            pn.pane.HoloViews(
+                pn.bind(funnel_plot, m.param.funnel, self.param.funnel_campaign),
+                sizing_mode="stretch_width",
+            ),
+            name="Funnel",
+        )
+        anomalies = table(m.anomalies)
+        m.param.watch(lambda e: setattr(anomalies, "value", for_display(e.new)), "anomalies")
+        daily = pn.Column(
+            pn.pane.Markdown(
+                pn.bind(
+                    lambda lag: (
+                        f"Finance is shifted back by the typical lag between claim and "
+                        f"booking: **{lag:.0f} day(s)** (median over matched orders)."
+                    ),
+                    m.param.lag_days,
+                )
+            ),
+            pn.pane.HoloViews(pn.bind(variance_plot, m.param.daily), sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Your own anomaly notes**"),
+            anomalies,
+            name="Daily variance",
+        )
+        self._exceptions = table(self._filtered_exceptions(), header_filters=True)
+        for p_ in ("exception_class", "exception_flag"):
+            self.param.watch(self._update_exceptions, p_)
+        m.param.watch(self._update_exceptions, "exceptions")
+        exceptions = pn.Column(
+            pn.Row(
+                pn.widgets.MultiChoice.from_param(self.param.exception_class, name="Class"),
+                pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
+            ),
+            download(self._exceptions, "exceptions.csv"),
+            self._exceptions,
+            name="Exceptions",
+        )
+        self._layout = pn.Column(
+            pn.pane.Markdown("## Marketing vs finance reconciliation"),
+            pn.Tabs(summary, roas, funnel, daily, exceptions, dynamic=True),
+            sizing_mode="stretch_width",
+        )
+
+    def _sync_campaigns(self) -> None:
+        f = self.model.funnel
+        names = sorted(f["campaign"].unique()) if f is not None and len(f) else []
+        self.param.funnel_campaign.objects = names
+        if self.funnel_campaign not in names:
+            self.funnel_campaign = names[0] if names else None
+
+    def _filtered_exceptions(self) -> pd.DataFrame:
+        ex = self.model.exceptions
+        if ex is None:
+            return pd.DataFrame()
+        keep = pd.Series(True, index=ex.index)
+        if self.exception_class:
+            keep &= ex["class"].isin(self.exception_class)
+        if self.exception_flag != "any":
+            keep &= ex["flags"].str.contains(self.exception_flag, regex=False)
+        return ex[keep]
+
+    def _update_exceptions(self, *_: Any) -> None:
+        self._exceptions.value = self._filtered_exceptions()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
