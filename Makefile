@@ -35,6 +35,7 @@ test: install lint
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.domains
 
 clean:
 	rm -rf $(VENV) .tieout-cache dist pyinstaller-work
