@@ -282,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_UNEXPECTED
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         print(f"tieout: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return EXIT_UNEXPECTED

@@ -60,6 +60,10 @@ def test_decline_reason_rule_and_mixed_currency(tmp_path: Path) -> None:
     found = "\n".join(problems(tmp_path))
     assert "column 'decline_reason', row 3" in found
     assert "column 'currency', row 8: value 'EUR': expected one currency (USD)" in found
+    # fx conversion is not implemented: an fx_rates file must not make unconverted sums pass.
+    fx = "date,currency,rate_to_reporting\n2025-02-28,EUR,1.1\n"
+    write_tables(tmp_path, "payments", {"merchants": MERCHANTS, "transactions": tx, "fx_rates": fx})
+    assert "fx_rates conversion is not supported yet" in "\n".join(problems(tmp_path))
 
 
 def test_empty_table_and_empty_file(tmp_path: Path) -> None:

@@ -41,8 +41,10 @@ def pandas_influencer(root: Path, brand: str | None, start: dt.date, end: dt.dat
     cents = (t["revenue"] * 100).round().astype("int64")
     terms = pay.drop_duplicates("influencer_id").set_index("influencer_id")
     infl = t["attribution_type"] == "Influenced"
-    rate = t["influencer_id"].map(terms["rate"]).where(
-        t["influencer_id"].map(terms["basis"]) == "Order", 0
+    rate = (
+        t["influencer_id"]
+        .map(terms["rate"])
+        .where(t["influencer_id"].map(terms["basis"]) == "Order", 0)
     )
     micro = (rate.fillna(0) * 1_000_000).round().astype("int64")
     commission = ((micro * cents + 500_000) // 1_000_000).where(infl, 0).sum()
@@ -69,8 +71,9 @@ def pandas_bridge(root: Path, start: dt.date, end: dt.date) -> list[int]:
     booked = ~missing & (o["status"].fillna("booked") == "booked")
     refunded = ~missing & ~booked
     outside = booked & ((o["date_f"] < start) | (o["date_f"] > end))
-    fp = fin[(fin["status"].fillna("booked") == "booked") & (fin["date"] >= start)
-             & (fin["date"] <= end)]
+    fp = fin[
+        (fin["status"].fillna("booked") == "booked") & (fin["date"] >= start) & (fin["date"] <= end)
+    ]
     claimed_any = fp["order_id"].isin(c["order_id"])
     in_p = fp["order_id"].isin(cp["order_id"])
     return [
@@ -97,20 +100,33 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tieout-bench-"))
     root, cache = work / "data", work / "cache"
     t0 = time.perf_counter()
-    generate(root, rows=1000, tracking_rows=tracking, claimed_orders=claims,
-             domains=("influencer", "reconciliation"))
+    generate(
+        root,
+        rows=1000,
+        tracking_rows=tracking,
+        claimed_orders=claims,
+        domains=("influencer", "reconciliation"),
+    )
     gen_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     src = open_source(root, cache)
     ingest_s = time.perf_counter() - t0
-    result: dict = {"tracking_rows": tracking, "claims": claims, "generate_s": round(gen_s, 1),
-                    "ingest_s": round(ingest_s, 1), "timings": src.meta["timings"]}
+    result: dict = {
+        "tracking_rows": tracking,
+        "claims": claims,
+        "generate_s": round(gen_s, 1),
+        "ingest_s": round(ingest_s, 1),
+        "timings": src.meta["timings"],
+    }
 
     inf = InfluencerModel(src)
     brands = inf.param.brands.objects
     q2 = (dt.date(2025, 4, 1), dt.date(2025, 6, 30))
-    cases = [([], inf.data_start, inf.data_end), ([brands[0]], *q2), ([brands[1]], inf.data_start,
-                                                                       inf.data_end)]
+    cases = [
+        ([], inf.data_start, inf.data_end),
+        ([brands[0]], *q2),
+        ([brands[1]], inf.data_start, inf.data_end),
+    ]
 
     def inf_change(i: int) -> None:
         b, s, e = cases[i % len(cases)]
@@ -125,8 +141,11 @@ def main() -> None:
     inf.param.update(brands=[], start=inf.data_start, end=inf.data_end)
     check = pandas_influencer(root, None, inf.data_start, inf.data_end)
     assert int(inf.kpis["payout"] * 100) == check["payout"], "influencer payout differs from pandas"
-    result["influencer"] = {"median_ms": statistics.median(lat), "p95_ms": sorted(lat)[-1],
-                            "pandas_median_ms": statistics.median(lat_pd)}
+    result["influencer"] = {
+        "median_ms": statistics.median(lat),
+        "p95_ms": sorted(lat)[-1],
+        "pandas_median_ms": statistics.median(lat_pd),
+    }
 
     rec = ReconciliationModel(src)
     chans = rec.param.channels.objects
@@ -144,12 +163,16 @@ def main() -> None:
     rec.param.update(channels=[], start=rec.data_start, end=rec.data_end)
     ours = [int(v * 100) for v in rec.bridge["amount"]]
     assert ours == pandas_bridge(root, rec.data_start, rec.data_end), "bridge differs from pandas"
-    result["reconciliation"] = {"median_ms": statistics.median(lat), "p95_ms": sorted(lat)[-1],
-                                "pandas_median_ms": statistics.median(lat_pd)}
+    result["reconciliation"] = {
+        "median_ms": statistics.median(lat),
+        "p95_ms": sorted(lat)[-1],
+        "pandas_median_ms": statistics.median(lat_pd),
+    }
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / f"domains-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result,
-                                                                                  indent=1))
+    (out / f"domains-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps(result, indent=1)
+    )
     json.dump(result, sys.stdout, indent=1)
     print()
 
