@@ -10,7 +10,7 @@ import panel as pn
 import param
 
 from models.influencer import InfluencerModel
-from views.common import bound_table, cards_html, download, empty_plot, for_display
+from views.common import bound_table, cards_html, download, empty_plot, for_display, table
 
 CARDS = [
     ("Revenue", "revenue_total", "money", True),
@@ -181,16 +181,7 @@ class InfluencerView(pn.viewable.Viewer):
             ),
             name="Overview",
         )
-        share_tables = {}
-        for dim in ("product", "brand", "campaign"):
-            share_tables[dim] = pn.widgets.Tabulator(
-                for_display(m.shares.get(dim)),
-                show_index=False,
-                disabled=True,
-                sizing_mode="stretch_width",
-                formatters={dim: {"type": "plaintext"}},
-                layout="fit_data_table",
-            )
+        share_tables = {d: table(m.shares.get(d)) for d in ("product", "brand", "campaign")}
         m.param.watch(
             lambda e: [
                 setattr(w, "value", for_display(e.new.get(d))) for d, w in share_tables.items()
