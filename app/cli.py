@@ -14,34 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.urlstate import FILTER_FLAGS, NUMBER_FLAGS
 from data import schemas
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
-
-#: CLI flag -> model parameter, per domain (names from KPI_DEFINITIONS.md).
-FILTER_FLAGS: dict[str, dict[str, str]] = {
-    "influencer": {
-        "brand": "brands",
-        "product": "products",
-        "platform": "platforms",
-        "category": "categories",
-        "tier": "tiers",
-    },
-    "payments": {
-        "segment": "segments",
-        "industry": "industries",
-        "region": "regions",
-        "account_manager": "account_managers",
-        "channel": "channels",
-        "payment_method": "payment_methods",
-    },
-    "reconciliation": {"channel": "channels", "campaign": "campaigns"},
-}
-NUMBER_FLAGS: dict[str, dict[str, str]] = {
-    "influencer": {"cogs": "cogs"},
-    "payments": {},
-    "reconciliation": {"abs_tol": "abs_tol", "rel_tol": "rel_tol", "timing_days": "timing_days"},
-}
 
 
 class UsageError(Exception):
@@ -82,24 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kpis", help="print the KPIs of one domain as JSON or CSV")
     k.add_argument("--domain", required=True, choices=schemas.DOMAINS)
     k.add_argument("--data", required=True, type=Path)
-    k.add_argument("--start", type=_date)
-    k.add_argument("--end", type=_date)
+    _add_model_args(k)
     k.add_argument("--tables", action="store_true", help="add the domain's tables")
     k.add_argument("--format", choices=["json", "csv"], default="json")
-    flags = sorted({f for d in FILTER_FLAGS.values() for f in d})
-    for flag in flags:
-        k.add_argument(
-            "--" + flag.replace("_", "-"),
-            dest=flag,
-            action="append",
-            default=[],
-            metavar="VALUE",
-            help="filter (repeatable)",
-        )
-    k.add_argument("--cogs", type=float)
-    k.add_argument("--abs-tol", dest="abs_tol", type=float)
-    k.add_argument("--rel-tol", dest="rel_tol", type=float)
-    k.add_argument("--timing-days", dest="timing_days", type=int)
+
+    e = sub.add_parser(
+        "export", help="write the KPIs and every table behind a domain's charts (CSV/Parquet/XLSX)"
+    )
+    e.add_argument("--domain", required=True, choices=schemas.DOMAINS)
+    e.add_argument("--data", required=True, type=Path)
+    e.add_argument("--out", required=True, type=Path)
+    e.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
+    _add_model_args(e)
+
+    d = sub.add_parser("desktop", help="the app for one person: serve locally, open the browser")
+    from app.desktop import add_arguments
+
+    add_arguments(d)
 
     s = sub.add_parser("serve", help="serve the app for a team (panel serve)")
     s.add_argument("--data", type=Path, default=None)
@@ -111,6 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-procs", type=int, default=1)
     s.add_argument("--show", action="store_true", help="open a browser")
     return p
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """Period, filters (repeatable) and settings, shared by `kpis` and `export`."""
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    for flag in sorted({f for d in FILTER_FLAGS.values() for f in d}):
+        p.add_argument(
+            "--" + flag.replace("_", "-"),
+            dest=flag,
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help="filter (repeatable)",
+        )
+    p.add_argument("--cogs", type=float)
+    p.add_argument("--abs-tol", dest="abs_tol", type=float)
+    p.add_argument("--rel-tol", dest="rel_tol", type=float)
+    p.add_argument("--timing-days", dest="timing_days", type=int)
 
 
 def _progress_bar(total: int, quiet: bool):
@@ -190,7 +184,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def cmd_kpis(a: argparse.Namespace) -> int:
+def _model_from_args(a: argparse.Namespace) -> Any:
+    """The domain model with the period, filters and settings of the command line."""
     model = _open_model(a.domain, a.data)
     updates: dict[str, Any] = {}
     allowed_filters = FILTER_FLAGS[a.domain]
@@ -214,6 +209,11 @@ def cmd_kpis(a: argparse.Namespace) -> int:
         model.param.update(**updates)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    return model
+
+
+def cmd_kpis(a: argparse.Namespace) -> int:
+    model = _model_from_args(a)
     out = model.summary(tables=a.tables)
     if a.format == "csv":
         import csv
@@ -226,6 +226,19 @@ def cmd_kpis(a: argparse.Namespace) -> int:
             w.writerow([key, "" if value is None else value])
     else:
         print(dumps(out))
+    return EXIT_OK
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from app.export import write_tables
+
+    out = a.out.resolve()
+    data = a.data.resolve()
+    if out == data or data in out.parents:
+        raise UsageError(f"--out {a.out} is inside the data folder; choose another folder")
+    model = _model_from_args(a)
+    for path in write_tables(model, out, a.format):
+        print(path)
     return EXIT_OK
 
 
@@ -248,6 +261,12 @@ def _open_model(domain: str, root: Path) -> Any:
     return make_model(domain, source)
 
 
+def cmd_desktop(a: argparse.Namespace) -> int:
+    from app.desktop import run
+
+    return run(no_browser=a.no_browser, data=a.data, port=a.port)
+
+
 def cmd_serve(a: argparse.Namespace) -> int:
     from app.server import serve
 
@@ -268,7 +287,9 @@ COMMANDS = {
     "generate": cmd_generate,
     "validate": cmd_validate,
     "kpis": cmd_kpis,
+    "export": cmd_export,
     "serve": cmd_serve,
+    "desktop": cmd_desktop,
 }
 
 

@@ -1,14 +1,25 @@
-"""Exports: CSV bytes with text cells neutralised against spreadsheet formula injection.
+"""Exports: CSV, XLSX and Parquet of the model's own tables (no Panel here).
 
-OWASP CSV-injection guidance: a text cell starting with ``=``, ``+``, ``-``, ``@``, tab, CR or
-LF gets a leading apostrophe. Numeric columns stay numbers.
+Every exported number is the model's number: the UI, `tieout export` and the downloads all call
+these functions on the same model outputs. Text cells are neutralised against spreadsheet formula
+injection (OWASP CSV-injection guidance): a text cell starting with ``=``, ``+``, ``-``, ``@``,
+tab, CR or LF gets a leading apostrophe. Numeric columns stay numbers (money stays exact Decimal
+in XLSX and Parquet). Parquet, read by tools rather than spreadsheets, keeps text as it is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMATS = ("csv", "xlsx", "parquet")
 
 
 def neutralise(value: object) -> object:
@@ -18,17 +29,20 @@ def neutralise(value: object) -> object:
     return value
 
 
+def _is_text(s: pd.Series) -> bool:
+    return (
+        s.dtype == object
+        or pd.api.types.is_string_dtype(s)
+        or isinstance(s.dtype, pd.CategoricalDtype)
+    )
+
+
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text columns are neutralised; numbers untouched."""
     out = df.copy()
     for col in out.columns:
-        s = out[col]
-        if (
-            s.dtype == object
-            or pd.api.types.is_string_dtype(s)
-            or isinstance(s.dtype, pd.CategoricalDtype)
-        ):
-            out[col] = s.astype(object).map(neutralise)
+        if _is_text(out[col]):
+            out[col] = out[col].astype(object).map(neutralise)
     return out
 
 
@@ -37,3 +51,153 @@ def to_csv_bytes(df: pd.DataFrame | None) -> bytes:
     if df is None:
         df = pd.DataFrame()
     return safe_frame(df).to_csv(index=False).encode("utf-8")
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """An Excel-legal, unique sheet name (<= 31 chars, no []:*?/\\)."""
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+    candidate, n = base, 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{base[: 31 - len(str(n)) - 1]}_{n}"
+    used.add(candidate.lower())
+    return candidate
+
+
+def _cell(value: Any) -> Any:
+    """A value openpyxl writes as what it is: numbers as numbers, text neutralised."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return None
+    if isinstance(value, list | tuple | set):
+        value = ", ".join(map(str, value))
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, Decimal | dt.date):
+        value = value.item()
+    return neutralise(value)
+
+
+def _write_sheet(ws: Any, df: pd.DataFrame) -> None:
+    ws.append([str(c) for c in df.columns])
+    for row in df.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
+    for cell in ws[1]:  # header row: every header is text, never a formula
+        cell.data_type = "s"
+    ws.freeze_panes = "A2"
+
+
+def kpi_frame(summary: dict[str, Any], previous: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The KPI dict as rows: kpi, value, previous period."""
+    prev = previous or {}
+    rows = [
+        {"kpi": k, "value": v, "previous_period": prev.get(k)}
+        for k, v in summary["kpis"].items()
+        if not isinstance(v, list | dict)
+    ]
+    return pd.DataFrame(rows, columns=["kpi", "value", "previous_period"])
+
+
+def to_xlsx_bytes(
+    tables: dict[str, pd.DataFrame], header: list[tuple[str, Any]] | None = None
+) -> bytes:
+    """A workbook with one sheet per table; ``header`` rows (label, value) go first on the first
+    sheet, above its table."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for i, (name, df) in enumerate(tables.items()):
+        ws = wb.create_sheet(_sheet_name(name, used))
+        if i == 0 and header:
+            for label, value in header:
+                ws.append([_cell(label), _cell(value)])
+            ws.append([])
+            start = ws.max_row + 1
+            sub = pd.DataFrame(df)
+            ws.append([str(c) for c in sub.columns])
+            for row in sub.itertuples(index=False, name=None):
+                ws.append([_cell(v) for v in row])
+            for cell in ws[start]:
+                cell.data_type = "s"
+        else:
+            _write_sheet(ws, df if df is not None else pd.DataFrame())
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def table_xlsx_bytes(df: pd.DataFrame | None, name: str = "table") -> bytes:
+    """One table as a one-sheet workbook."""
+    return to_xlsx_bytes({name: df if df is not None else pd.DataFrame()})
+
+
+def header_rows(model: Any) -> list[tuple[str, Any]]:
+    """Domain, period, filters and settings: written above the KPIs of a workbook."""
+    s = model.summary()
+    rows: list[tuple[str, Any]] = [
+        ("domain", s["domain"]),
+        ("period start", s["period"]["start"]),
+        ("period end", s["period"]["end"]),
+    ]
+    for key, value in model.filters().items():
+        rows.append((f"filter {key}", ", ".join(map(str, value))))
+    if not model.filters():
+        rows.append(("filters", "none (everything)"))
+    for key in model.SETTINGS:
+        rows.append((f"setting {key}", getattr(model, key)))
+    if getattr(model, "approximate", False):
+        rows.append(("note", "APPROXIMATE: aggregate-only marketing data (no order ids)"))
+    rows.append(("exported at", dt.datetime.now().isoformat(timespec="seconds")))
+    return rows
+
+
+def workbook_bytes(model: Any) -> bytes:
+    """The whole-domain workbook: a KPI sheet (filters and period on it), then every table."""
+    sheets = {"KPIs": kpi_frame(model.summary(), model.kpis_prev), **model.output_tables()}
+    return to_xlsx_bytes(sheets, header=header_rows(model))
+
+
+def write_tables(model: Any, out: Path, fmt: str = "csv") -> list[Path]:
+    """Write a domain's KPIs and every table behind its charts into ``out``; return the files."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    domain = model.domain
+    if fmt == "xlsx":
+        path = out / f"{domain}.xlsx"
+        path.write_bytes(workbook_bytes(model))
+        return [path]
+    tables = {"kpis": kpi_frame(model.summary(), model.kpis_prev), **model.output_tables()}
+    written = []
+    for name, df in tables.items():
+        path = out / f"{domain}_{name}.{fmt}"
+        if fmt == "csv":
+            path.write_bytes(to_csv_bytes(df))
+        else:
+            _to_parquet(df, path)
+        written.append(path)
+    return written
+
+
+def _to_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Parquet with exact money (Decimal -> decimal128); lists and mixed-type columns (the KPI
+    table's value column) as text, so nothing is rounded."""
+    frame = df.copy()
+    for c in frame.columns:
+        if frame[c].dtype != object:
+            continue
+        kinds = {type(v) for v in frame[c].dropna()}
+        if kinds <= {str} or kinds <= {Decimal} or kinds <= {dt.date}:
+            continue
+        if kinds <= {Decimal, int}:
+            frame[c] = frame[c].map(lambda v: None if v is None else Decimal(v))
+            continue
+        frame[c] = frame[c].map(
+            lambda v: (
+                None
+                if v is None
+                else (", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
+            )
+        )
+    frame.to_parquet(path, index=False)

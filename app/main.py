@@ -2,6 +2,11 @@
 
 Served by `tieout serve`, the desktop launcher, or directly: `panel serve app/main.py` (with the
 package installed, e.g. `pip install -e .`; the data folder comes from ``$TIEOUT_DATA``).
+
+A session starts on the process's data (loaded once, in the background, with progress shown
+while it loads). The Data page can replace a domain's data for this session (a folder on the
+desktop, uploaded files on a server); domains whose new files fail validation keep their data.
+Each domain page's period, filters and settings are mirrored in the URL query string.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ from __future__ import annotations
 import html
 import logging
 import traceback
+import urllib.parse
 from typing import Any
 
 import holoviews as hv
 import panel as pn
 
-from app.settings import data_root
-from data.engine import Source, open_source
+from app.loader import Job, startup_job
+from app.settings import data_root, demo_dir, mode
+from app.urlstate import from_query, to_query
+from data.engine import Source
 
 log = logging.getLogger("tieout")
 
@@ -25,6 +33,7 @@ PAGES = {
     "reconciliation": "Reconciliation",
     "data": "Data",
 }
+DOMAINS = ("influencer", "payments", "reconciliation")
 
 
 def _notify_error(exc: BaseException) -> None:
@@ -39,13 +48,9 @@ pn.config.exception_handler = _notify_error
 
 def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     """(page, sidebar filters) of a domain, or a 'no data' message."""
-    from models import AVAILABLE
-
-    if domain not in AVAILABLE:
-        return pn.pane.Alert(f"The {PAGES[domain]} page is not built yet.", alert_type="info"), None
     status = source.status.get(domain)
     if status is None or not status.present:
-        msg = f"No {domain}/ folder in {source.root}."
+        msg = f"No {domain}/ folder in {source.root}. Load one on the Data page."
         return pn.pane.Alert(html.escape(msg), alert_type="info"), None
     if not status.loaded:
         return pn.pane.Alert(
@@ -65,54 +70,179 @@ def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     return view, view.filters
 
 
-def _wants_dark() -> bool:
-    args = pn.state.session_args if pn.state.curdoc else {}
-    return bool(args) and args.get("theme", [b""])[0] == b"dark"
+def _session_query() -> dict[str, list[str]]:
+    """The query string this session was opened with (empty outside a server session)."""
+    if not pn.state.curdoc or not pn.state.session_args:
+        return {}
+    return {
+        k: [v.decode("utf-8", "replace") for v in vals] for k, vals in pn.state.session_args.items()
+    }
+
+
+class TieoutApp:
+    """One browser session: navigation, the pages built so far, the data each domain uses."""
+
+    def __init__(self, source: Source | None = None, job: Job | None = None):
+        self.query = _session_query()
+        self.sources: dict[str, Source] = {}
+        self.built: dict[str, tuple[Any, Any]] = {}
+        page = self.query.get("page", ["payments"])[0]
+        self.nav = pn.widgets.RadioButtonGroup(
+            options={v: k for k, v in PAGES.items()},
+            value=page if page in PAGES else "payments",
+            orientation="vertical",
+            sizing_mode="stretch_width",
+        )
+        self.main = pn.Column(sizing_mode="stretch_width")
+        self.side_filters = pn.Column(sizing_mode="stretch_width")
+        self._job = job
+        self._poll: Any = None
+        if source is not None:
+            self._use(source)
+        self.nav.param.watch(lambda e: self.show(e.new), "value")
+
+    # -- data ---------------------------------------------------------------------------
+    def _use(self, source: Source, domains: tuple[str, ...] = DOMAINS) -> None:
+        for d in domains:
+            self.sources[d] = source
+            self.built.pop(d, None)
+        self.built.pop("data", None)
+
+    def replace(self, source: Source, domains: list[str]) -> None:
+        """Use ``source`` for ``domains`` from now on (the Data page's switch)."""
+        self._use(source, tuple(domains))
+        self.show(self.nav.value)
+
+    @property
+    def root(self) -> Any:
+        return self.sources["payments"].root if self.sources else data_root()
+
+    def start(self) -> None:
+        """Show the first page, or the load's progress until the data is ready."""
+        if self.sources or self._job is None:
+            self.show(self.nav.value)
+            return
+        bar = pn.indicators.Progress(value=-1, max=100, width=400)
+        text = pn.pane.Str("")
+        self.main.objects = [
+            pn.pane.Markdown("## Loading data"),
+            text,
+            bar,
+        ]
+
+        def poll() -> None:
+            job = self._job
+            assert job is not None
+            text.object = f"{job.message} ({job.elapsed:.0f} s)"
+            bar.value = -1 if job.fraction is None else int(job.fraction * 100)
+            if not job.done:
+                return
+            if self._poll is not None:
+                self._poll.stop()
+            if job.error:
+                self.main.objects = [
+                    pn.pane.Alert(
+                        html.escape(f"Loading the data failed: {job.error}"), alert_type="danger"
+                    )
+                ]
+                return
+            self._use(job.result)
+            self.show(self.nav.value)
+
+        self._poll = pn.state.add_periodic_callback(poll, period=300)
+        poll()
+
+    # -- pages --------------------------------------------------------------------------
+    def show(self, page: str) -> None:
+        if not self.sources:
+            return
+        if page not in self.built:
+            if page == "data":
+                from views.data_page import DataView
+
+                self.built[page] = (DataView(app=self), None)
+            else:
+                self.built[page] = _domain_view(page, self.sources[page])
+                self._sync_url(page)
+        body, filters = self.built[page]
+        self.main.objects = [body]
+        self.side_filters.objects = [pn.pane.Markdown("### Filters"), filters] if filters else []
+        self._write_url(page)
+
+    def model(self, page: str) -> Any:
+        """The model of a built domain page (None when the page shows a message)."""
+        body = self.built.get(page, (None, None))[0]
+        return getattr(body, "model", None)
+
+    def _sync_url(self, page: str) -> None:
+        """Apply the link's state to a newly built page, then mirror its changes in the URL."""
+        model = self.model(page)
+        if model is None:
+            return
+        if self.query.get("page", ["payments"])[0] == page:
+            asked = from_query(model, self.query)
+            if asked["values"]:
+                model.param.update(**asked["values"])
+            for problem in asked["problems"]:
+                if pn.state.notifications is not None:
+                    pn.state.notifications.warning(html.escape(problem), duration=8000)
+        names = ["start", "end", *model.FILTERS, *model.SETTINGS]
+        model.param.watch(lambda e: self._write_url(page), names)
+
+    def _write_url(self, page: str) -> None:
+        if not pn.state.curdoc or pn.state.location is None or self.nav.value != page:
+            return
+        query: dict[str, list[str]] = {}
+        if page != "payments":
+            query["page"] = [page]
+        if "theme" in self.query:
+            query["theme"] = self.query["theme"]
+        model = self.model(page)
+        if model is not None:
+            query.update(to_query(model))
+        search = urllib.parse.urlencode(query, doseq=True)
+        pn.state.location.search = f"?{search}" if search else ""
+
+    # -- layout -------------------------------------------------------------------------
+    def template(self) -> pn.template.BootstrapTemplate:
+        dark = self.query.get("theme", [""])[0] == "dark"
+        where = "demo data" if self._is_demo() else html.escape(str(self.root))
+        template = pn.template.BootstrapTemplate(
+            title="Tieout",
+            sidebar=[pn.pane.Markdown("### Pages"), self.nav, self.side_filters],
+            main=[self.main],
+            header=[
+                pn.pane.HTML(
+                    f'<span style="color:white">Data: {where}</span>'
+                    '&nbsp;&nbsp;<a style="color:white" href="?theme=default">Light</a> | '
+                    '<a style="color:white" href="?theme=dark">Dark</a>'
+                )
+            ],
+            theme="dark" if dark else "default",
+            sidebar_width=300,
+        )
+        # Handles for tests: the session object, the pages built so far and the navigation.
+        template.tieout_app = self  # type: ignore[attr-defined]
+        template.tieout_pages = self.built  # type: ignore[attr-defined]
+        template.tieout_nav = self.nav  # type: ignore[attr-defined]
+        return template
+
+    def _is_demo(self) -> bool:
+        return mode() == "desktop" and str(self.root) == str(demo_dir().resolve())
 
 
 def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     """Build the app for one session: header, sidebar navigation and filters, pages."""
     hv.extension("bokeh", logo=False)
     pn.extension("tabulator", notifications=True)
-    source = source or open_source(data_root())
-    from views.data_page import DataView
-
-    nav = pn.widgets.RadioButtonGroup(
-        options={v: k for k, v in PAGES.items()},
-        value="payments",
-        orientation="vertical",
-        sizing_mode="stretch_width",
-    )
-    main = pn.Column(sizing_mode="stretch_width")
-    side_filters = pn.Column(sizing_mode="stretch_width")
-    built: dict[str, tuple[Any, Any]] = {}
-
-    def show(page: str) -> None:
-        if page not in built:
-            built[page] = (DataView(source), None) if page == "data" else _domain_view(page, source)
-        body, filters = built[page]
-        main.objects = [body]
-        side_filters.objects = [pn.pane.Markdown("### Filters"), filters] if filters else []
-
-    nav.param.watch(lambda e: show(e.new), "value")
-    show(nav.value)
-    template = pn.template.BootstrapTemplate(
-        title="Tieout",
-        sidebar=[pn.pane.Markdown("### Pages"), nav, side_filters],
-        main=[main],
-        header=[
-            pn.pane.HTML(
-                f'<span style="color:white">Data: {html.escape(str(source.root))}</span>'
-                '&nbsp;&nbsp;<a style="color:white" href="?theme=default">Light</a> | '
-                '<a style="color:white" href="?theme=dark">Dark</a>'
-            )
-        ],
-        theme="dark" if _wants_dark() else "default",
-        sidebar_width=300,
-    )
-    # Handles for tests and the URL sync: the page objects built so far and the navigation.
-    template.tieout_pages = built  # type: ignore[attr-defined]
-    template.tieout_nav = nav  # type: ignore[attr-defined]
+    job = None
+    if source is None:
+        job = startup_job(data_root())
+        if job.done and not job.error:
+            source, job = job.result, None
+    app = TieoutApp(source, job)
+    template = app.template()
+    app.start()
     return template
 
 

@@ -22,8 +22,8 @@ def serve(
     """Ingest (or reuse) the data, then serve `create_app` until stopped."""
     import panel as pn
 
+    from app.loader import startup_job
     from app.main import create_app
-    from data.engine import open_source
 
     if data is not None:
         os.environ[DATA_ENV] = str(Path(data).resolve())
@@ -31,7 +31,10 @@ def serve(
     if not root.is_dir():
         raise SystemExit(f"tieout: data folder {root} does not exist (run `tieout generate`)")
     print(f"tieout: loading {root} ...", flush=True)  # noqa: T201
-    open_source(root)  # ingest once before the first session
+    job = startup_job(root)  # ingest once, before the first session
+    job.wait()
+    if job.error:
+        raise SystemExit(f"tieout: loading {root} failed: {job.error}")
     allowed = origins or [f"localhost:{port}", f"127.0.0.1:{port}"]
     kwargs: dict[str, Any] = {}
     if basic_auth:

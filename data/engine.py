@@ -71,15 +71,69 @@ def default_cache_dir() -> Path:
     return Path(base) / "tieout"
 
 
-def _hash_files(paths: list[Path]) -> str:
+def file_digest(path: Path) -> str:
+    """blake2b (128-bit) of a file's bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _hash_files(paths: list[Path]) -> tuple[str, dict[str, str]]:
+    """The cache key of a set of source files, and each file's own digest."""
+    digests = {str(p): file_digest(p) for p in sorted(paths)}
     h = hashlib.blake2b(digest_size=16)
     h.update(ENGINE_VERSION.encode())
     for path in sorted(paths):
-        h.update(str(path.parent.name + "/" + path.name).encode())
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
-    return h.hexdigest()
+        h.update(f"{path.parent.name}/{path.name}:{digests[str(path)]}".encode())
+    return h.hexdigest(), digests
+
+
+RUN_LOG = "runs.jsonl"
+
+
+def append_run(cache: Path, meta: dict[str, Any], digests: dict[str, str]) -> dict[str, Any]:
+    """Append one ingest's summary to the run log (``<cache>/runs.jsonl``) and return it."""
+    run = {
+        "at": meta.get("built_at"),
+        "root": meta["root"],
+        "key": meta.get("key"),
+        "files": [
+            {"file": f, "blake2b": d, "bytes": Path(f).stat().st_size} for f, d in digests.items()
+        ],
+        "rows": {d: st["rows"] for d, st in meta["domains"].items() if st["rows"]},
+        "loaded": [d for d, st in meta["domains"].items() if st["loaded"]],
+        "errors": sum(
+            1 for st in meta["domains"].values() for p in st["problems"] if p["severity"] == "error"
+        ),
+        "warnings": [
+            f"{p['file']}: {p['expected']}"
+            for st in meta["domains"].values()
+            for p in st["problems"]
+            if p["severity"] == "warning"
+        ],
+        "timings": meta["timings"],
+    }
+    with open(cache / RUN_LOG, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(run, default=str) + "\n")
+    return run
+
+
+def read_runs(cache: Path | None = None, root: Path | None = None) -> list[dict[str, Any]]:
+    """The run log, newest first (only runs of ``root`` if given); unreadable lines skipped."""
+    path = (cache or default_cache_dir()) / RUN_LOG
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            run = json.loads(line)
+        except ValueError:
+            continue
+        if root is None or run.get("root") == str(root):
+            runs.append(run)
+    return runs[::-1]
 
 
 def source_files(root: Path) -> dict[str, dict[str, Path]]:
@@ -250,7 +304,7 @@ def open_source(
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     files = [p for tables in source_files(root).values() for p in tables.values()]
-    key = _hash_files(files)
+    key, digests = _hash_files(files)
     with _SOURCES_LOCK:
         if key in _SOURCES:
             return _SOURCES[key]
@@ -267,7 +321,9 @@ def open_source(
             meta["key"] = key
             meta["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             meta_path.write_text(json.dumps(meta, indent=1, default=str))
+            append_run(cache, meta, digests)
             meta["cached"] = False
+        meta["cache_dir"] = str(cache)
         source = Source(root, db_path, meta)
         _SOURCES[key] = source
         return source

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
+import pandas as pd
 import param
 
 from models.kpi import money
@@ -107,6 +108,22 @@ class DomainModel(param.Parameterized):
     def filters(self) -> dict[str, list[Any]]:
         """The active filters (those with a choice)."""
         return {f: list(getattr(self, f)) for f in self.FILTERS if getattr(self, f)}
+
+    def output_tables(self) -> dict[str, pd.DataFrame]:
+        """Every table behind a chart or table of the page, by name, in declaration order.
+
+        DataFrame outputs as they are; dict outputs of DataFrames (breakdowns, shares) as
+        ``<output>_<key>``. Exports and `tieout export` write exactly these.
+        """
+        out: dict[str, pd.DataFrame] = {}
+        for name in self.param:
+            value = getattr(self, name)
+            if isinstance(value, pd.DataFrame):
+                out[name] = value
+            elif isinstance(value, dict) and value:
+                if all(isinstance(v, pd.DataFrame) for v in value.values()):
+                    out.update({f"{name}_{k}": v for k, v in value.items()})
+        return out
 
     def summary(self, tables: bool = False) -> dict[str, Any]:
         """The `tieout kpis` output: domain, period, filters, kpis (and tables)."""

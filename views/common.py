@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -117,14 +118,18 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
-    """A sortable, filterable table; text cells escaped (plaintext formatter)."""
-    df = for_display(df)
+    """A sortable, filterable table; text cells escaped (plaintext formatter).
+
+    The model's own frame is kept beside the displayed one, so downloads export the model's
+    exact values (not the display floats) for the rows the user sees.
+    """
+    shown = for_display(df)
     text_cols = [
         c
-        for c in df.columns
-        if df[c].dtype == object
-        or pd.api.types.is_string_dtype(df[c])
-        or isinstance(df[c].dtype, pd.CategoricalDtype)
+        for c in shown.columns
+        if shown[c].dtype == object
+        or pd.api.types.is_string_dtype(shown[c])
+        or isinstance(shown[c].dtype, pd.CategoricalDtype)
     ]
     formatters = {c: {"type": "plaintext"} for c in text_cols}
     options: dict[str, Any] = dict(
@@ -138,7 +143,24 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         layout="fit_data_table",
     )
     options.update(kwargs)
-    return pn.widgets.Tabulator(df, **options)
+    widget = pn.widgets.Tabulator(shown, **options)
+    widget.tieout_frame = df  # type: ignore[attr-defined]
+    return widget
+
+
+def show_frame(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
+    """Show a new model frame in a `table`."""
+    widget.tieout_frame = df  # type: ignore[attr-defined]
+    widget.value = for_display(df)
+
+
+def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
+    """The model's rows behind what the table shows now (its header filters applied)."""
+    source = getattr(widget, "tieout_frame", None)
+    view = widget.current_view
+    if source is None or not source.index.is_unique:
+        return view
+    return source.loc[view.index]
 
 
 def empty_plot(message: str = "No data for these filters") -> hv.Text:
@@ -148,20 +170,41 @@ def empty_plot(message: str = "No data for these filters") -> hv.Text:
     )
 
 
-def download(table_widget: pn.widgets.Tabulator, filename: str) -> pn.widgets.FileDownload:
-    """A CSV download of a table's current data, text cells neutralised against formulas."""
-    from app.export import to_csv_bytes
+def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
+    """CSV and XLSX downloads of a table's rows as shown (model values, text neutralised)."""
+    from app.export import table_xlsx_bytes, to_csv_bytes
 
-    def _data():
-        import io
+    def csv() -> io.BytesIO:
+        return io.BytesIO(to_csv_bytes(exported_frame(widget)))
 
-        return io.BytesIO(to_csv_bytes(table_widget.value))
+    def xlsx() -> io.BytesIO:
+        return io.BytesIO(table_xlsx_bytes(exported_frame(widget), stem))
 
-    return pn.widgets.FileDownload(callback=_data, filename=filename, label=f"Download {filename}")
+    return pn.Row(
+        pn.widgets.FileDownload(callback=csv, filename=f"{stem}.csv", label=f"{stem}.csv"),
+        pn.widgets.FileDownload(callback=xlsx, filename=f"{stem}.xlsx", label=f"{stem}.xlsx"),
+    )
+
+
+def with_downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Column:
+    """A table with its CSV and XLSX downloads above it."""
+    return pn.Column(downloads(widget, stem), widget, sizing_mode="stretch_width")
+
+
+def workbook_download(model: Any) -> pn.widgets.FileDownload:
+    """The whole-domain workbook (KPI sheet with filters and period first, then every table)."""
+    from app.export import workbook_bytes
+
+    return pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(workbook_bytes(model)),
+        filename=f"tieout-{model.domain}.xlsx",
+        label="Download workbook (XLSX)",
+        color="primary",
+    )
 
 
 def bound_table(model: Any, name: str, **kwargs: Any) -> pn.widgets.Tabulator:
     """A `table` showing the model's DataFrame output ``name``, updated in place on change."""
     widget = table(getattr(model, name), **kwargs)
-    model.param.watch(lambda e: setattr(widget, "value", for_display(e.new)), name)
+    model.param.watch(lambda e: show_frame(widget, e.new), name)
     return widget

@@ -1,25 +1,43 @@
-"""Data page: the loaded source, its tables with row counts, and the validation report."""
+"""Data page: what each domain uses, its validation report, the run log, and loading new data.
+
+On the desktop the user may open any folder (or go back to the demo data); on a server users may
+upload a domain's files (they never browse the server's disk). Either way the new data is
+validated and ingested in the background with progress shown, its report is shown, and nothing is
+replaced until the user confirms; a domain whose new files fail validation keeps its data.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import panel as pn
 
+from app.loader import Job, load_folder
+from app.settings import demo_dir, mode, save_prefs
+from data import schemas
+from data.engine import default_cache_dir, read_runs
+from data.validate import SUFFIXES
 from views.common import esc, table
 
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # per upload; larger data belongs in a folder (desktop)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+(\.csv|\.csv\.gz|\.parquet)$", re.IGNORECASE)
 
-def status_frame(source: Any) -> pd.DataFrame:
-    """One row per table of every domain: file, rows, status."""
+
+def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
+    """One row per table of every domain: folder, file, rows, status."""
     rows = []
-    for domain, st in source.status.items():
-        if not st.present:
+    for domain, source in sources.items():
+        st = source.status.get(domain)
+        if st is None or not st.present:
             rows.append(
                 {
                     "domain": domain,
                     "table": "",
-                    "file": "(no folder)",
+                    "file": f"(no {domain}/ folder in {source.root})",
                     "rows": None,
                     "status": "no data",
                 }
@@ -38,10 +56,12 @@ def status_frame(source: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["domain", "table", "file", "rows", "status"])
 
 
-def problems_frame(source: Any) -> pd.DataFrame:
+def problems_frame(sources: dict[str, Any]) -> pd.DataFrame:
+    """Every validation problem of the domains' sources."""
     rows = []
-    for domain, st in source.status.items():
-        for p in st.problems:
+    for domain, source in sources.items():
+        st = source.status.get(domain)
+        for p in st.problems if st else []:
             rows.append(
                 {
                     "domain": domain,
@@ -59,31 +79,230 @@ def problems_frame(source: Any) -> pd.DataFrame:
     )
 
 
-class DataView(pn.viewable.Viewer):
-    """Shows what is loaded from where, and every validation problem."""
+def runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The run log as a table: one row per ingest, newest first."""
+    rows = [
+        {
+            "at": r.get("at"),
+            "folder": r.get("root"),
+            "files": len(r.get("files", [])),
+            "rows": sum(sum(t.values()) for t in r.get("rows", {}).values()),
+            "loaded": ", ".join(r.get("loaded", [])),
+            "errors": r.get("errors", 0),
+            "warnings": len(r.get("warnings", [])),
+            "seconds": r.get("timings", {}).get("total_s"),
+        }
+        for r in runs
+    ]
+    return pd.DataFrame(
+        rows, columns=["at", "folder", "files", "rows", "loaded", "errors", "warnings", "seconds"]
+    )
 
-    def __init__(self, source: Any, **params: Any):
+
+def upload_name(name: str, domain: str) -> str:
+    """The file name an upload is stored under, or ValueError saying what was expected.
+
+    Path parts are dropped (``../../x.csv`` and ``C:\\x\\y.csv`` keep only their last part); the
+    rest must be a table of the domain with a supported suffix.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    tables = [t.name for t in schemas.tables_of(domain)]
+    if not _SAFE_NAME.match(base):
+        raise ValueError(
+            f"file name {name!r}: expected a table name with {', '.join(SUFFIXES)} "
+            f"(one of {', '.join(tables)})"
+        )
+    stem = base.lower().split(".", 1)[0]
+    if stem not in tables:
+        raise ValueError(f"file name {name!r}: not a {domain} table (one of {', '.join(tables)})")
+    return base.lower()
+
+
+def save_uploads(domain: str, files: dict[str, bytes], base: Path | None = None) -> Path:
+    """Write uploaded files into a fresh folder ``<base>/<id>/<domain>/``; return the root."""
+    total = sum(len(b) for b in files.values())
+    if total > MAX_UPLOAD_BYTES:
+        raise ValueError(
+            f"upload of {total / 1e6:.0f} MB: at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB per upload"
+        )
+    names = {upload_name(n, domain): data for n, data in files.items()}
+    root = (base or default_cache_dir() / "uploads") / uuid.uuid4().hex
+    (root / domain).mkdir(parents=True)
+    for name, data in names.items():
+        (root / domain / name).write_bytes(data)
+    return root
+
+
+class DataView(pn.viewable.Viewer):
+    """Shows what is loaded from where, every validation problem, the run log; loads new data."""
+
+    def __init__(self, app: Any, **params: Any):
         super().__init__(**params)
-        meta = source.meta
-        cached = "reused cached ingest" if meta.get("cached") else "ingested now"
-        timings = ", ".join(f"{k} {v:.2f}s" for k, v in meta.get("timings", {}).items())
-        problems = problems_frame(source)
+        self.app = app
+        sources = app.sources
+        problems = problems_frame(sources)
+        roots = sorted({str(s.root) for s in sources.values()})
+        runs = [r for root in roots for r in read_runs(self._cache_dir(), Path(root))]
+        self.candidate: Any = None
+        self._job: Job | None = None
+        self._poll: Any = None
+        self.progress = pn.indicators.Progress(value=-1, max=100, width=400, visible=False)
+        self.progress_text = pn.pane.Str("")
+        self.report = pn.Column(sizing_mode="stretch_width")
+        self.use_button = pn.widgets.Button(label="Use this data", color="primary", visible=False)
+        self.use_button.on_click(lambda _e: self.use_candidate())
         self._layout = pn.Column(
             pn.pane.Markdown("## Data"),
             pn.pane.HTML(
-                f"<p>Source folder: <code>{esc(source.root)}</code> ({esc(cached)})."
-                f"<br>Timings: {esc(timings)}</p>"
+                "<p>Folders in use: " + ", ".join(f"<code>{esc(r)}</code>" for r in roots) + "</p>"
             ),
             pn.pane.Markdown("**Tables**"),
-            table(status_frame(source)),
+            table(status_frame(sources)),
             pn.pane.Markdown(
                 f"**Validation report**: {len(problems)} problem(s)"
                 if len(problems)
                 else "**Validation report**: no problems found."
             ),
             table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
+            pn.pane.Markdown("### Load other data"),
+            self._loader_widgets(),
+            self.progress_text,
+            self.progress,
+            self.report,
+            self.use_button,
+            pn.pane.Markdown(
+                "### Run log\nEvery ingest: when, which folder, how many files and rows, "
+                "problems found and how long it took (hashes of each file are in the log file "
+                f"`{esc(self._cache_dir() / 'runs.jsonl')}`)."
+            ),
+            table(runs_frame(runs)),
             sizing_mode="stretch_width",
         )
 
+    def _cache_dir(self) -> Path:
+        meta = next(iter(self.app.sources.values())).meta if self.app.sources else {}
+        return Path(meta.get("cache_dir") or default_cache_dir())
+
+    # -- loading ------------------------------------------------------------------------
+    def _loader_widgets(self) -> pn.viewable.Viewable:
+        if mode() == "desktop":
+            self.folder = pn.widgets.TextInput(
+                label="Folder (with payments/, influencer/, reconciliation/ inside)",
+                placeholder="/path/to/folder",
+                sizing_mode="stretch_width",
+            )
+            check = pn.widgets.Button(label="Check folder", color="default")
+            check.on_click(lambda _e: self.check_folder(self.folder.value))
+            demo = pn.widgets.Button(label="Use demo data", color="light")
+            demo.on_click(lambda _e: self.check_folder(str(demo_dir()), make_demo=True))
+            return pn.Column(self.folder, pn.Row(check, demo), sizing_mode="stretch_width")
+        self.domain = pn.widgets.Select(label="Domain", options=list(schemas.DOMAINS))
+        self.files = pn.widgets.FileInput(multiple=True, accept=".csv,.gz,.parquet")
+        check = pn.widgets.Button(label="Check files", color="default")
+        check.on_click(lambda _e: self.check_upload())
+        return pn.Column(
+            pn.pane.Markdown(
+                "Upload every table of one domain (CSV, CSV.GZ or Parquet, named like "
+                "`transactions.csv`; at most 200 MB). The files are checked first; your data "
+                "changes only when you confirm, and only for this browser tab."
+            ),
+            pn.Row(self.domain, self.files),
+            check,
+        )
+
+    def check_folder(self, folder: str, make_demo: bool = False) -> None:
+        path = Path(folder.strip()).expanduser() if folder and folder.strip() else None
+        if path is None or not path.is_dir():
+            if not make_demo:
+                self._say_error(f"{folder!r} is not a folder")
+                return
+        assert path is not None
+        self._start(Job("load", load_folder, path.resolve(), make_demo), None)
+
+    def check_upload(self) -> None:
+        names, blobs = self.files.filename or [], self.files.value or []
+        if isinstance(names, str):
+            names, blobs = [names], [blobs]
+        if not names:
+            self._say_error("choose the files to upload first")
+            return
+        try:
+            root = save_uploads(self.domain.value, dict(zip(names, blobs, strict=True)))
+        except ValueError as exc:
+            self._say_error(str(exc))
+            return
+        self._start(Job("load", load_folder, root), [self.domain.value])
+
+    def _start(self, job: Job, domains: list[str] | None) -> None:
+        self._job, self._domains = job, domains
+        self.candidate = None
+        self.use_button.visible = False
+        self.report.objects = []
+        self.progress.visible = True
+        self._poll = pn.state.add_periodic_callback(self._check, period=300)
+        self._check()
+
+    def _check(self) -> None:
+        job = self._job
+        if job is None:
+            return
+        self.progress_text.object = f"{job.message} ({job.elapsed:.0f} s)"
+        self.progress.value = -1 if job.fraction is None else int(job.fraction * 100)
+        if not job.done:
+            return
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self.progress.visible = False
+        self.progress_text.object = ""
+        if job.error:
+            self._say_error(f"loading failed: {job.error}. Your current data is unchanged.")
+            return
+        self.show_candidate(job.result, self._domains)
+
+    def show_candidate(self, source: Any, domains: list[str] | None = None) -> None:
+        """Show the new data's report; offer to switch the domains that loaded."""
+        wanted = domains or [d for d in schemas.DOMAINS if source.status[d].present]
+        ok = [d for d in wanted if source.has(d)]
+        bad = [d for d in wanted if d not in ok]
+        lines = [f"**Checked** `{esc(source.root)}`:"]
+        for d in wanted:
+            st = source.status[d]
+            rows = sum(st.rows.values())
+            errors = sum(1 for p in st.problems if p["severity"] == "error")
+            verdict = f"ready, {rows:,} rows" if st.loaded else f"{errors} error(s): not usable"
+            lines.append(f"- {d}: {verdict}")
+        if not wanted:
+            lines.append("- no payments/, influencer/ or reconciliation/ folder found")
+        if bad:
+            lines.append(f"\n{', '.join(bad)} will keep the data you have now.")
+        problems = problems_frame({d: source for d in wanted})
+        self.report.objects = [
+            pn.pane.Markdown("\n".join(lines)),
+            table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
+        ]
+        self.candidate, self._domains = source, ok
+        self.use_button.label = f"Use this data for {', '.join(ok)}" if ok else "Use this data"
+        self.use_button.visible = bool(ok)
+
+    def use_candidate(self) -> None:
+        """Switch the checked domains to the new data (the rest keep theirs)."""
+        if self.candidate is None or not self._domains:
+            return
+        source, domains = self.candidate, self._domains
+        self.candidate = None
+        if mode() == "desktop":
+            save_prefs(last_data=str(source.root))
+        self.app.replace(source, domains)
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"Now using new data for {', '.join(domains)}")
+
+    def _say_error(self, text: str) -> None:
+        self.report.objects = [pn.pane.Alert(esc(text), alert_type="danger")]
+        self.use_button.visible = False
+
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+__all__ = ["DataView", "problems_frame", "save_uploads", "status_frame", "upload_name"]

@@ -10,7 +10,16 @@ import panel as pn
 import param
 
 from models.influencer import InfluencerModel
-from views.common import bound_table, cards_html, download, empty_plot, for_display, table
+from views.common import (
+    bound_table,
+    cards_html,
+    empty_plot,
+    for_display,
+    show_frame,
+    table,
+    with_downloads,
+    workbook_download,
+)
 
 CARDS = [
     ("Revenue", "revenue_total", "money", True),
@@ -183,13 +192,14 @@ class InfluencerView(pn.viewable.Viewer):
         )
         share_tables = {d: table(m.shares.get(d)) for d in ("product", "brand", "campaign")}
         m.param.watch(
-            lambda e: [
-                setattr(w, "value", for_display(e.new.get(d))) for d, w in share_tables.items()
-            ],
+            lambda e: [show_frame(w, e.new.get(d)) for d, w in share_tables.items()],
             "shares",
         )
         product_brand = pn.Column(
-            *(pn.Row(shares(d), share_tables[d]) for d in ("product", "brand", "campaign")),
+            *(
+                pn.Row(shares(d), with_downloads(share_tables[d], f"shares_by_{d}"))
+                for d in ("product", "brand", "campaign")
+            ),
             name="Product & Brand",
         )
         full = bound_table(m, "by_influencer", header_filters=True)
@@ -210,12 +220,13 @@ class InfluencerView(pn.viewable.Viewer):
                 "**Every influencer** (revenue is Influenced revenue credited by the chosen "
                 "attribution model; sort by clicking a header, filter under it)"
             ),
-            download(full, "influencers.csv"),
-            full,
+            with_downloads(full, "influencers"),
             name="Influencers",
         )
         self._layout = pn.Column(
-            pn.pane.Markdown("## Influencer marketing ROI"),
+            pn.Row(
+                pn.pane.Markdown("## Influencer marketing ROI"), pn.Spacer(), workbook_download(m)
+            ),
             warnings,
             pn.Tabs(overview, product_brand, influencers, dynamic=True),
             sizing_mode="stretch_width",

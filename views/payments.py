@@ -11,7 +11,15 @@ import panel as pn
 import param
 
 from models.payments import PaymentsModel
-from views.common import cards_html, download, empty_plot, table
+from views.common import (
+    bound_table,
+    cards_html,
+    empty_plot,
+    show_frame,
+    table,
+    with_downloads,
+    workbook_download,
+)
 
 CARDS = [
     ("GPV", "gpv", "money", True),
@@ -172,7 +180,7 @@ class PaymentsView(pn.viewable.Viewer):
         drivers_table = table(None)
 
         def _drivers(*_: Any) -> None:
-            drivers_table.value = m.breakdowns.get(self.breakdown_dim, pd.DataFrame())
+            show_frame(drivers_table, m.breakdowns.get(self.breakdown_dim, pd.DataFrame()))
 
         m.param.watch(_drivers, "breakdowns")
         self.param.watch(_drivers, "breakdown_dim")
@@ -187,16 +195,15 @@ class PaymentsView(pn.viewable.Viewer):
                 ),
                 sizing_mode="stretch_width",
             ),
-            drivers_table,
+            with_downloads(drivers_table, "drivers"),
             name="Drivers",
         )
-        declines_table = table(m.declines)
-        m.param.watch(lambda e: setattr(declines_table, "value", e.new), "declines")
+        declines_table = bound_table(m, "declines")
         declines = pn.Column(
             pn.pane.HoloViews(
                 pn.bind(decline_heatmap, m.param.declines), sizing_mode="stretch_width"
             ),
-            declines_table,
+            with_downloads(declines_table, "declines"),
             name="Declines",
         )
         cohorts = pn.Column(
@@ -207,8 +214,7 @@ class PaymentsView(pn.viewable.Viewer):
             ),
             name="Cohorts",
         )
-        top_table = table(m.top_merchants)
-        m.param.watch(lambda e: setattr(top_table, "value", e.new), "top_merchants")
+        top_table = bound_table(m, "top_merchants")
         conc_text = pn.pane.Markdown(pn.bind(self._concentration_text, m.param.kpis))
         concentration = pn.Column(
             conc_text,
@@ -216,27 +222,24 @@ class PaymentsView(pn.viewable.Viewer):
                 pn.pane.HoloViews(
                     pn.bind(lorenz_plot, m.param.lorenz_curve), sizing_mode="stretch_width"
                 ),
-                top_table,
+                with_downloads(top_table, "top_merchants"),
             ),
             name="Concentration",
         )
-        churn_table = table(m.churn, groupby=["account_manager"], header_filters=True)
-        m.param.watch(lambda e: setattr(churn_table, "value", e.new), "churn")
-        am_table = table(m.am_summary)
-        m.param.watch(lambda e: setattr(am_table, "value", e.new), "am_summary")
+        churn_table = bound_table(m, "churn", groupby=["account_manager"], header_filters=True)
+        am_table = bound_table(m, "am_summary")
         churn = pn.Column(
             pn.pane.Markdown("**Account-manager summary**"),
-            am_table,
+            with_downloads(am_table, "account_managers"),
             pn.pane.Markdown(
                 "**Churn risk and interventions** (GPV in the last 28 days of the "
                 "period at most 40% of the 28 days before)"
             ),
-            download(churn_table, "churn_risk.csv"),
-            churn_table,
+            with_downloads(churn_table, "churn_risk"),
             name="Churn",
         )
         self._layout = pn.Column(
-            pn.pane.Markdown("## Payments analytics"),
+            pn.Row(pn.pane.Markdown("## Payments analytics"), pn.Spacer(), workbook_download(m)),
             pn.Tabs(overview, drivers, declines, cohorts, concentration, churn, dynamic=True),
             sizing_mode="stretch_width",
         )

@@ -11,7 +11,16 @@ import panel as pn
 import param
 
 from models.reconciliation import ReconciliationModel
-from views.common import bound_table, cards_html, download, empty_plot, for_display, table
+from views.common import (
+    bound_table,
+    cards_html,
+    empty_plot,
+    for_display,
+    show_frame,
+    table,
+    with_downloads,
+    workbook_download,
+)
 
 CARDS = [
     ("Spend", "spend", "money", False),
@@ -192,9 +201,9 @@ class ReconciliationView(pn.viewable.Viewer):
         )
         roas = pn.Column(
             pn.pane.HoloViews(pn.bind(roas_plot, m.param.by_campaign), sizing_mode="stretch_width"),
-            bound_table(m, "by_campaign"),
+            with_downloads(bound_table(m, "by_campaign"), "roas_by_campaign"),
             pn.pane.HoloViews(pn.bind(cac_plot, m.param.by_channel), sizing_mode="stretch_width"),
-            bound_table(m, "by_channel"),
+            with_downloads(bound_table(m, "by_channel"), "cac_by_channel"),
             name="ROAS & CAC",
         )
         funnel = pn.Column(
@@ -205,8 +214,7 @@ class ReconciliationView(pn.viewable.Viewer):
             ),
             name="Funnel",
         )
-        anomalies = table(m.anomalies)
-        m.param.watch(lambda e: setattr(anomalies, "value", for_display(e.new)), "anomalies")
+        anomalies = bound_table(m, "anomalies")
         daily = pn.Column(
             pn.pane.Markdown(
                 pn.bind(
@@ -219,7 +227,7 @@ class ReconciliationView(pn.viewable.Viewer):
             ),
             pn.pane.HoloViews(pn.bind(variance_plot, m.param.daily), sizing_mode="stretch_width"),
             pn.pane.Markdown("**Your own anomaly notes**"),
-            anomalies,
+            with_downloads(anomalies, "anomaly_notes"),
             name="Daily variance",
         )
         self._exceptions = table(self._filtered_exceptions(), header_filters=True)
@@ -231,12 +239,15 @@ class ReconciliationView(pn.viewable.Viewer):
                 pn.widgets.MultiChoice.from_param(self.param.exception_class, name="Class"),
                 pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
             ),
-            download(self._exceptions, "exceptions.csv"),
-            self._exceptions,
+            with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
         )
         self._layout = pn.Column(
-            pn.pane.Markdown("## Marketing vs finance reconciliation"),
+            pn.Row(
+                pn.pane.Markdown("## Marketing vs finance reconciliation"),
+                pn.Spacer(),
+                workbook_download(m),
+            ),
             pn.Tabs(summary, roas, funnel, daily, exceptions, dynamic=True),
             sizing_mode="stretch_width",
         )
@@ -260,7 +271,7 @@ class ReconciliationView(pn.viewable.Viewer):
         return ex[keep]
 
     def _update_exceptions(self, *_: Any) -> None:
-        self._exceptions.value = self._filtered_exceptions()
+        show_frame(self._exceptions, self._filtered_exceptions())
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
