@@ -6,14 +6,14 @@ DEMO   ?= demo-data
 ROWS   ?= 1000000
 PORT   ?= 5006
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test lint bench demo clean exe desktop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,build]"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -32,6 +32,14 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+desktop: install
+	$(BIN)/tieout desktop
+
+# The desktop bundle: dist/tieout/tieout (onedir), built by PyInstaller from build/tieout.spec.
+exe: install
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
+		--distpath dist --workpath pyinstaller-work build/tieout.spec
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run

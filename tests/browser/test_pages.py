@@ -5,8 +5,8 @@ Never `playwright install` (no network): the system chromium is launched by path
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,22 +14,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests import influencer_tiny, recon_tiny
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
-pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium")
-ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run does)"),
 ]
 
 
@@ -72,107 +67,114 @@ def server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
 def test_payments_page_in_browser(server: str) -> None:
-    from playwright.sync_api import sync_playwright
+    with browser_page() as (page, seen):
+        page.goto(server)
+        page.wait_for_selector("text=Payments analytics", timeout=60_000)
+        # whole span: 1,060.01 in February + 200.00 in January
+        page.wait_for_selector("text=$1,260.01", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "payments.png"), full_page=True)
+        segment_box = page.locator(".choices").nth(0)
+        segment_box.click()
+        page.keyboard.type("Enterprise")
+        page.keyboard.press("Enter")
+        # Enterprise = M2 only: 1,000.00 + 0.01
+        page.wait_for_selector("text=$1,000.01", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "payments-filtered.png"), full_page=True)
+        assert "Traceback" not in page.content()
+        # The filter is in the URL (only non-defaults); opening the link reproduces the view.
+        page.wait_for_function("() => window.location.search.includes('segment=Enterprise')")
+        link = page.url
+        assert "start=" not in link and "end=" not in link
+        page.goto("about:blank")
+        page.goto(link)
+        page.wait_for_selector("text=$1,000.01", timeout=60_000)
+        # The top-merchant table exports what it shows, with the model's numbers.
+        page.get_by_text("Concentration", exact=True).click()
+        with page.expect_download() as dl:
+            page.get_by_text("top_merchants.csv", exact=True).click()
+        exported = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+        assert exported[["merchant_id", "gpv"]].values.tolist() == [["M2", 1000.01]]
+        with page.expect_download() as dl:
+            page.get_by_text("top_merchants.xlsx", exact=True).click()
+        book = pd.read_excel(io.BytesIO(Path(dl.value.path()).read_bytes()))
+        assert book[["merchant_id", "gpv"]].values.tolist() == [["M2", 1000.01]]
+    assert seen.errors == [] and seen.dialogs == []
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server)
-            page.wait_for_selector("text=Payments analytics", timeout=60_000)
-            # whole span: 1,060.01 in February + 200.00 in January
-            page.wait_for_selector("text=$1,260.01", timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "payments.png"), full_page=True)
-            segment_box = page.locator(".choices").nth(0)
-            segment_box.click()
-            page.keyboard.type("Enterprise")
-            page.keyboard.press("Enter")
-            # Enterprise = M2 only: 1,000.00 + 0.01
-            page.wait_for_selector("text=$1,000.01", timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "payments-filtered.png"), full_page=True)
-            assert "Traceback" not in page.content()
-        finally:
-            browser.close()
-    assert errors == []
+
+def test_tables_sort_and_filter_in_browser(server: str) -> None:
+    with browser_page() as (page, seen):
+        page.goto(server + "?page=reconciliation")
+        page.wait_for_selector("text=Marketing vs finance reconciliation", timeout=60_000)
+        page.get_by_text("Exceptions", exact=True).click()
+        table = page.locator(".tabulator").last
+        table.wait_for(timeout=30_000)
+
+        def first_order() -> str:
+            return table.locator(".tabulator-row .tabulator-cell").first.inner_text()
+
+        before = first_order()
+        header = table.locator(".tabulator-col-title", has_text="order_id")
+        header.click()
+        header.click()  # descending
+        page.wait_for_timeout(500)
+        assert first_order() != before
+        box = table.locator(".tabulator-header-filter input").first
+        box.click()
+        page.keyboard.type("A3")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(1000)
+        rows = table.locator(".tabulator-row")
+        assert rows.count() == 1 and "A3" in rows.first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "reconciliation-sorted.png"), full_page=True)
+    assert seen.errors == [] and seen.dialogs == []
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
 def test_influencer_page_in_browser(server: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server)
-            page.get_by_text("Influencer ROI", exact=True).click()
-            page.wait_for_selector("text=Influencer marketing ROI", timeout=60_000)
-            # whole span: O1..O5 = 100 + 50 + 300 + 40 + 200
-            page.wait_for_selector("text=$690.00", timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "influencer.png"), full_page=True)
-            brand_box = page.locator(".choices").nth(0)
-            brand_box.click()
-            page.keyboard.type("BrandB")
-            page.keyboard.press("Enter")
-            page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
-            for tab in ("Product & Brand", "Influencers"):
-                page.get_by_text(tab, exact=True).click()
-                page.wait_for_timeout(1500)
-                name = tab.split()[0].lower()
-                page.screenshot(path=str(ARTIFACTS / f"influencer-{name}.png"), full_page=True)
-            assert "Traceback" not in page.content()
-        finally:
-            browser.close()
-    assert errors == []
+    with browser_page() as (page, seen):
+        page.goto(server)
+        page.get_by_text("Influencer ROI", exact=True).click()
+        page.wait_for_selector("text=Influencer marketing ROI", timeout=60_000)
+        # whole span: O1..O5 = 100 + 50 + 300 + 40 + 200
+        page.wait_for_selector("text=$690.00", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "influencer.png"), full_page=True)
+        brand_box = page.locator(".choices").nth(0)
+        brand_box.click()
+        page.keyboard.type("BrandB")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
+        for tab in ("Product & Brand", "Influencers"):
+            page.get_by_text(tab, exact=True).click()
+            page.wait_for_timeout(1500)
+            name = tab.split()[0].lower()
+            page.screenshot(path=str(ARTIFACTS / f"influencer-{name}.png"), full_page=True)
+        assert "Traceback" not in page.content()
+    assert seen.errors == [] and seen.dialogs == []
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
 def test_reconciliation_page_in_browser(server: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(server)
-            page.get_by_text("Reconciliation", exact=True).click()
-            page.wait_for_selector("text=Marketing vs finance reconciliation", timeout=60_000)
-            # whole span 2025-02-15..04-03: booked A1 100 + A2 55 + A5 20 + A6 60 + A7 70 + F1 25
-            page.wait_for_selector("text=$330.00", timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "reconciliation.png"), full_page=True)
-            page.get_by_text("Daily variance", exact=True).click()
-            page.wait_for_selector("text=pixel outage", timeout=30_000)
-            # The anomaly note holds an <img onerror=...>: it shows as text and never runs.
-            assert page.locator("img[src=x]").count() == 0
-            page.get_by_text("Summary", exact=True).click()
-            campaign_box = page.locator(".choices").nth(1)
-            campaign_box.click()
-            page.keyboard.type("CampB")
-            page.keyboard.press("Enter")
-            # CampB, claimed at any date: A5 20 + A7 70 booked
-            page.wait_for_selector("text=$90.00", timeout=30_000)
-            for tab in ("ROAS & CAC", "Funnel", "Daily variance", "Exceptions"):
-                page.get_by_text(tab, exact=True).click()
-                page.wait_for_timeout(1500)
-                name = tab.split()[0].lower()
-                page.screenshot(path=str(ARTIFACTS / f"reconciliation-{name}.png"), full_page=True)
-            assert "Traceback" not in page.content()
-        finally:
-            browser.close()
-    assert errors == [] and dialogs == []
+    with browser_page() as (page, seen):
+        page.goto(server)
+        page.get_by_text("Reconciliation", exact=True).click()
+        page.wait_for_selector("text=Marketing vs finance reconciliation", timeout=60_000)
+        # whole span 2025-02-15..04-03: booked A1 100 + A2 55 + A5 20 + A6 60 + A7 70 + F1 25
+        page.wait_for_selector("text=$330.00", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "reconciliation.png"), full_page=True)
+        page.get_by_text("Daily variance", exact=True).click()
+        page.wait_for_selector("text=pixel outage", timeout=30_000)
+        # The anomaly note holds an <img onerror=...>: it shows as text and never runs.
+        assert page.locator("img[src=x]").count() == 0
+        page.get_by_text("Summary", exact=True).click()
+        campaign_box = page.locator(".choices").nth(1)
+        campaign_box.click()
+        page.keyboard.type("CampB")
+        page.keyboard.press("Enter")
+        # CampB, claimed at any date: A5 20 + A7 70 booked
+        page.wait_for_selector("text=$90.00", timeout=30_000)
+        for tab in ("ROAS & CAC", "Funnel", "Daily variance", "Exceptions"):
+            page.get_by_text(tab, exact=True).click()
+            page.wait_for_timeout(1500)
+            name = tab.split()[0].lower()
+            page.screenshot(path=str(ARTIFACTS / f"reconciliation-{name}.png"), full_page=True)
+        assert "Traceback" not in page.content()
+    assert seen.errors == [] and seen.dialogs == []

@@ -1,0 +1,109 @@
+"""Exports (CSV, XLSX, Parquet, the domain workbook, `tieout export`) carry the model's numbers,
+and text that a spreadsheet would run as a formula comes out inert."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from app.cli import main
+from app.export import table_xlsx_bytes, to_csv_bytes, workbook_bytes, write_tables
+from data.engine import open_source
+from models import make_model
+from tests.conftest import write_tables as write_csvs
+from tests.payments_tiny import MERCHANTS, TRANSACTIONS
+
+# Merchant M1's name is a formula: every export must keep it as text.
+HOSTILE = MERCHANTS.replace("Alpha Shop", '"=HYPERLINK(""http://evil.example"",""x"")"')
+
+
+@pytest.fixture
+def model(tmp_path: Path):
+    root = write_csvs(
+        tmp_path / "data", "payments", {"merchants": HOSTILE, "transactions": TRANSACTIONS}
+    )
+    return make_model("payments", open_source(root))
+
+
+def test_workbook_kpi_sheet_first_with_period_filters_and_model_numbers(model) -> None:
+    model.segments = ["SMB"]
+    book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
+    assert book.sheetnames[0] == "KPIs"
+    rows = [tuple(c.value for c in r) for r in book["KPIs"].iter_rows()]
+    header = {r[0]: r[1] for r in rows if r[0]}
+    assert header["domain"] == "payments"
+    assert header["period start"] == "2025-01-10" and header["period end"] == "2025-02-28"
+    assert header["filter segments"] == "SMB"
+    kpis = {r[0]: r[1] for r in rows[rows.index(("kpi", "value", "previous_period")) + 1 :]}
+    # SMB = M1 + M3; approved: T1 200.00 + T3 50.00 + T7 10.00 = 260.00; fees 6.00+1.50+0.40.
+    assert kpis["gpv"] == pytest.approx(260.00) and kpis["fee_revenue"] == pytest.approx(7.90)
+    assert kpis["gpv"] == float(model.kpis["gpv"])
+    # One sheet per table behind the page, in the model's order.
+    assert book.sheetnames[1:] == list(model.output_tables())[:30]
+
+
+def test_formula_text_is_inert_and_numbers_stay_numbers(model) -> None:
+    top = model.top_merchants
+    assert top["merchant_name"].str.startswith("=").any()
+    sheet = openpyxl.load_workbook(io.BytesIO(table_xlsx_bytes(top, "top"))).active
+    cells = {c.value: c for r in sheet.iter_rows(min_row=2) for c in r}
+    names = [v for v in cells if isinstance(v, str) and "HYPERLINK" in v]
+    assert names == ['\'=HYPERLINK("http://evil.example","x")']
+    assert cells[names[0]].data_type == "s"  # a string cell, not a formula
+    gpvs = [r[3].value for r in sheet.iter_rows(min_row=2)]
+    assert gpvs == [1000.01, 250.00, 10.00] and all(isinstance(v, int | float) for v in gpvs)
+    csv = pd.read_csv(io.BytesIO(to_csv_bytes(top)))
+    assert csv.loc[csv.merchant_id == "M1", "merchant_name"].item().startswith("'=")
+    assert csv["gpv"].tolist() == [1000.01, 250.00, 10.00]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_tieout_export_writes_every_table(tmp_path: Path, model, fmt: str, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "export",
+            "--domain",
+            "payments",
+            "--data",
+            str(model._source.root),
+            "--out",
+            str(out),
+            "--format",
+            fmt,
+            "--segment",
+            "Enterprise",
+        ]
+    )
+    assert code == 0
+    files = sorted(p.name for p in out.iterdir())
+    if fmt == "xlsx":
+        assert files == ["payments.xlsx"]
+        kpis = pd.read_excel(out / "payments.xlsx", sheet_name="KPIs", header=None)
+        assert "Enterprise" in kpis[1].astype(str).tolist()
+        return
+    expected = {f"payments_{n}.{fmt}" for n in ["kpis", *model.output_tables()]}
+    assert set(files) == expected
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    kpis = read(out / f"payments_kpis.{fmt}").set_index("kpi")["value"]
+    # Enterprise = M2: T4 1000.00 + T5 0.01 approved.
+    assert Decimal(str(kpis["gpv"])) == Decimal("1000.01")
+    top = read(out / f"payments_top_merchants.{fmt}")
+    assert top["merchant_id"].tolist() == ["M2"]
+
+
+def test_export_refuses_to_write_into_the_data_folder(model, capsys) -> None:
+    root = model._source.root
+    code = main(["export", "--domain", "payments", "--data", str(root), "--out", str(root / "x")])
+    assert code == 2 and "inside the data folder" in capsys.readouterr().err
+    assert not (root / "x").exists()
+
+
+def test_write_tables_rejects_unknown_format(model, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="format must be one of"):
+        write_tables(model, tmp_path, "json")
