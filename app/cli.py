@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cookie-secret", default=None)
     s.add_argument("--num-procs", type=int, default=1)
     s.add_argument("--show", action="store_true", help="open a browser")
+    s.add_argument("--login-expiry-days", type=float, default=1.0, help="login cookie lifetime")
+    s.add_argument("--oauth-provider", default=None, help="e.g. github, google, azure, generic")
+    s.add_argument("--oauth-key", default=None)
+    s.add_argument("--oauth-secret", default=None)
+    s.add_argument("--oauth-redirect-uri", default=None)
     return p
 
 
@@ -279,6 +284,11 @@ def cmd_serve(a: argparse.Namespace) -> int:
         cookie_secret=a.cookie_secret,
         num_procs=a.num_procs,
         show=a.show,
+        login_expiry_days=a.login_expiry_days,
+        oauth_provider=a.oauth_provider,
+        oauth_key=a.oauth_key,
+        oauth_secret=a.oauth_secret,
+        oauth_redirect_uri=a.oauth_redirect_uri,
     )
     return EXIT_OK
 

@@ -18,6 +18,11 @@ def serve(
     cookie_secret: str | None = None,
     num_procs: int = 1,
     show: bool = False,
+    login_expiry_days: float = 1.0,
+    oauth_provider: str | None = None,
+    oauth_key: str | None = None,
+    oauth_secret: str | None = None,
+    oauth_redirect_uri: str | None = None,
 ) -> None:
     """Ingest (or reuse) the data, then serve `create_app` until stopped."""
     import panel as pn
@@ -35,11 +40,33 @@ def serve(
     job.wait()
     if job.error:
         raise SystemExit(f"tieout: loading {root} failed: {job.error}")
+    if num_procs > 1:
+        # DuckDB connections do not survive a fork: each worker reopens the cached database.
+        from app.loader import reset_jobs
+        from data.engine import clear_sources
+
+        clear_sources()
+        reset_jobs()
     allowed = origins or [f"localhost:{port}", f"127.0.0.1:{port}"]
     kwargs: dict[str, Any] = {}
+    if basic_auth and oauth_provider:
+        raise SystemExit("tieout: choose basic auth or OAuth, not both")
     if basic_auth:
         kwargs["basic_auth"] = basic_auth
+    if oauth_provider:
+        kwargs.update(
+            oauth_provider=oauth_provider,
+            oauth_key=oauth_key,
+            oauth_secret=oauth_secret,
+            oauth_redirect_uri=oauth_redirect_uri,
+            oauth_encryption_key=os.environ.get("PANEL_OAUTH_ENCRYPTION"),
+        )
+    if basic_auth or oauth_provider:
+        if not cookie_secret and num_procs > 1:
+            raise SystemExit("tieout: several processes need one --cookie-secret they share")
+        # Login cookies are signed with this secret and expire after login_expiry_days.
         kwargs["cookie_secret"] = cookie_secret or os.urandom(32).hex()
+        kwargs["oauth_expiry"] = login_expiry_days
     elif cookie_secret:
         kwargs["cookie_secret"] = cookie_secret
     shown = address if address != "0.0.0.0" else "localhost"
