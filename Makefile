@@ -6,7 +6,7 @@ DEMO   ?= demo-data
 ROWS   ?= 1000000
 PORT   ?= 5006
 
-.PHONY: install run test lint bench demo clean exe desktop
+.PHONY: install run test lint bench load demo clean exe desktop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,15 @@ exe: install
 	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
 		--distpath dist --workpath pyinstaller-work build/tieout.spec
 
-bench: install
+bench: install demo
 	$(BIN)/python -m tests.benchmarks.run
 	$(BIN)/python -m tests.benchmarks.domains
+	$(BIN)/python -m tests.benchmarks.browser latency --data $(DEMO)
+
+# 20 browser sessions changing payments filters for 60 s, then 300 sessions opened and closed,
+# against one `tieout serve` at 1M transactions (loopback only; about 4 minutes).
+load: install demo
+	$(BIN)/python -m tests.benchmarks.browser load --data $(DEMO)
 
 clean:
 	rm -rf $(VENV) .tieout-cache dist pyinstaller-work

@@ -28,6 +28,8 @@ SUFFIXES = (".parquet", ".csv", ".csv.gz")
 #: Largest decompressed size accepted for a `.csv.gz` file (a guard against gzip bombs).
 MAX_UNCOMPRESSED_BYTES = int(os.environ.get("TIEOUT_MAX_UNCOMPRESSED_BYTES", 8 * 1024**3))
 MAX_ROWS_LISTED = 5
+#: Longest text cell accepted: names and notes are short; a huge cell is a broken or hostile file.
+MAX_TEXT_CHARS = 1000
 
 Severity = Literal["error", "warning"]
 
@@ -160,7 +162,11 @@ def read_table_file(path: Path, label: str) -> tuple[pd.DataFrame | None, list[P
             frame = pq.read_table(path).to_pandas()
         else:
             if path.name.lower().endswith(".gz") and not _gzip_size_ok(path):
-                limit = f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.1f} GiB"
+                limit = (
+                    f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.1f} GiB"
+                    if MAX_UNCOMPRESSED_BYTES >= 1024**3
+                    else f"{MAX_UNCOMPRESSED_BYTES / 1024**2:.0f} MiB"
+                )
                 return None, [Problem(label, None, f"a gzip file that expands to at most {limit}")]
             frame = pd.read_csv(
                 path,
@@ -267,6 +273,9 @@ def parse_column(col: Column, series: pd.Series) -> tuple[pd.Series, np.ndarray,
         values, bad = _datetime(series)
         return values, bad, "a timestamp like 2025-01-31 14:05:00"
     text = _text(series)
+    too_long = text.str.len().gt(MAX_TEXT_CHARS).to_numpy(dtype=bool, na_value=False)
+    if too_long.any():
+        return text.where(~too_long), too_long, f"text of at most {MAX_TEXT_CHARS:,} characters"
     if col.kind == "enum":
         canon = {a.lower(): a for a in col.allowed}
         mapped = text.str.lower().map(canon)

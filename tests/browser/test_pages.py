@@ -41,6 +41,11 @@ def server(tmp_path: Path) -> Iterator[str]:
     )
     write_tables(root, "influencer", influencer_tiny.tables())
     write_tables(root, "reconciliation", recon_tiny.tables())
+    yield from serve_root(root, tmp_path)
+
+
+def serve_root(root: Path, tmp_path: Path) -> Iterator[str]:
+    """`tieout serve` on ``root`` in a subprocess (localhost, stopped afterwards)."""
     port = _free_port()
     env = dict(os.environ, TIEOUT_CACHE_DIR=str(tmp_path / "cache"))
     log = open(tmp_path / "server.log", "wb")  # closed in finally
@@ -178,3 +183,23 @@ def test_reconciliation_page_in_browser(server: str) -> None:
             page.screenshot(path=str(ARTIFACTS / f"reconciliation-{name}.png"), full_page=True)
         assert "Traceback" not in page.content()
     assert seen.errors == [] and seen.dialogs == []
+
+
+def test_hostile_names_show_as_text_and_never_run(tmp_path: Path) -> None:
+    root = Path(__file__).parents[1] / "data" / "bad" / "html_names"
+    for url in serve_root(root, tmp_path):
+        with browser_page() as (page, seen):
+            page.goto(url)
+            page.wait_for_selector("text=Payments analytics", timeout=60_000)
+            page.get_by_text("Concentration", exact=True).click()
+            page.get_by_text("<script>alert('x')</script>", exact=True).wait_for(timeout=30_000)
+            page.get_by_text("<img src=x onerror=alert(1)>", exact=True).wait_for(timeout=30_000)
+            page.get_by_text("Churn", exact=True).click()
+            page.wait_for_timeout(1000)
+            assert page.locator("img[src=x]").count() == 0
+            assert page.evaluate("() => document.querySelectorAll('script:not([src])').length") > 0
+            assert "<script>alert" not in page.evaluate(
+                "() => [...document.scripts].map(s => s.textContent).join('')"
+            )
+            page.screenshot(path=str(ARTIFACTS / "hostile-names.png"), full_page=True)
+        assert seen.dialogs == [] and seen.errors == []
