@@ -105,6 +105,9 @@ class TieoutApp:
     def _use(self, source: Source, domains: tuple[str, ...] = DOMAINS) -> None:
         for d in domains:
             self.sources[d] = source
+            model = self.model(d)
+            if model is not None:
+                model.close()
             self.built.pop(d, None)
         self.built.pop("data", None)
 
@@ -168,6 +171,14 @@ class TieoutApp:
         self.main.objects = [body]
         self.side_filters.objects = [pn.pane.Markdown("### Filters"), filters] if filters else []
         self._write_url(page)
+
+    def close(self) -> None:
+        """Release the cursors of every model this session built (called when it ends)."""
+        for page in list(self.built):
+            model = self.model(page)
+            if model is not None:
+                model.close()
+        self.built.clear()
 
     def model(self, page: str) -> Any:
         """The model of a built domain page (None when the page shows a message)."""
@@ -243,6 +254,8 @@ def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     app = TieoutApp(source, job)
     template = app.template()
     app.start()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _ctx: app.close())
     return template
 
 

@@ -70,6 +70,13 @@ class DomainModel(param.Parameterized):
         self.param.watch(self._refresh, ["start", "end", *self.FILTERS, *self.SETTINGS])
         self._refresh()
 
+    def close(self) -> None:
+        """Release this model's database cursor (a closed session's models)."""
+        try:
+            self._be.disconnect()
+        except Exception:  # already closed, or the source closed first: nothing to release
+            pass
+
     # -- to implement ------------------------------------------------------------------
     def _setup(self) -> None:
         """Read tables and fill filter options (called before parameters are set)."""

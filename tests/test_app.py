@@ -79,3 +79,20 @@ def test_influencer_page_renders_and_reacts(tmp_path: Path) -> None:
     n = view.model.computations
     view.model.platforms = ["YouTube"]
     assert view.model.computations == n + 1
+
+
+def test_closing_a_session_releases_its_cursors(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    root = write_tables(
+        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    template = create_app(open_source(root))
+    app = template.tieout_app
+    con = app.model("payments")._be.con
+    assert con.execute("SELECT 1").fetchone() == (1,)
+    app.close()
+    with pytest.raises(duckdb.ConnectionException):
+        con.execute("SELECT 1")
+    assert app.built == {}

@@ -15,6 +15,7 @@ from typing import Any
 import holoviews as hv
 import pandas as pd
 import panel as pn
+import param
 
 FORMATS = {
     "money": lambda v: f"${float(v):,.2f}",
@@ -161,6 +162,81 @@ def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
     if source is None or not source.index.is_unique:
         return view
     return source.loc[view.index]
+
+
+class LivePlot(pn.viewable.Viewer):
+    """A chart that updates in place when its inputs change.
+
+    ``fn(*values)`` builds the chart as usual; ``deps`` are parameters (watched) or plain values.
+    While the new chart has the same shape as the one shown (element type, dimensions, title), it
+    is pushed through a HoloViews DynamicMap, so the browser receives new data for the existing
+    plot instead of a whole new plot. A change of shape (another metric, an empty result) renders
+    the new chart from scratch.
+    """
+
+    def __init__(self, fn: Any, *deps: Any, **params: Any):
+        super().__init__(**params)
+        self._fn, self._deps = fn, deps
+        self._latest: Any = None
+        self._signature: Any = None
+        self._dmap: Any = None
+        self._tick = hv.streams.Stream.define("Tick")()
+        self._pane = pn.pane.HoloViews(self._render(), sizing_mode="stretch_width")
+        owners: dict[int, tuple[Any, list[str]]] = {}
+        for d in deps:
+            if isinstance(d, param.Parameter):
+                owners.setdefault(id(d.owner), (d.owner, []))[1].append(d.name)
+        for owner, names in owners.values():  # one call per update of an owner's parameters
+            owner.param.watch(self._changed, names)
+
+    @staticmethod
+    def _shape(plot: Any) -> Any:
+        opts = plot.opts.get().kwargs if hasattr(plot, "opts") else {}
+        return (
+            type(plot).__name__,
+            tuple(str(d) for d in plot.dimensions()),
+            str(opts.get("title")),
+            tuple(type(p).__name__ for p in getattr(plot, "values", list)()),
+        )
+
+    def _values(self) -> list[Any]:
+        return [
+            getattr(d.owner, d.name) if isinstance(d, param.Parameter) else d for d in self._deps
+        ]
+
+    def _render(self) -> Any:
+        plot = self._fn(*self._values())
+        if isinstance(plot, hv.Text):  # an empty result: shown as it is
+            self._dmap = self._signature = None
+            return plot
+        # Only charts on numeric axes update in place: categorical charts (bars, heatmaps) whose
+        # categories change get BokehJS "Size mismatch" errors, so they are redrawn.
+        numeric = (hv.Curve, hv.Points)
+        in_place = isinstance(plot, numeric) or (
+            isinstance(plot, hv.Overlay | hv.NdOverlay)
+            and all(isinstance(p, numeric) for p in plot.values())
+        )
+        signature = self._shape(plot) if in_place else object()
+        self._latest = plot
+        if self._dmap is not None and signature == self._signature:
+            self._tick.event()  # the pane keeps its plot: only the data changes
+            return self._dmap
+        self._signature = signature
+        self._dmap = hv.DynamicMap(lambda: self._latest, streams=[self._tick]).opts(framewise=True)
+        return self._dmap
+
+    def _changed(self, *events: Any) -> None:
+        obj = self._render()
+        if obj is not self._pane.object:
+            self._pane.object = obj
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
+
+
+def live_plot(fn: Any, *deps: Any) -> LivePlot:
+    """`LivePlot` of ``fn`` bound to ``deps`` (parameters or values)."""
+    return LivePlot(fn, *deps)
 
 
 def empty_plot(message: str = "No data for these filters") -> hv.Text:

@@ -15,6 +15,7 @@ from views.common import (
     cards_html,
     empty_plot,
     for_display,
+    live_plot,
     show_frame,
     table,
     with_downloads,
@@ -169,10 +170,8 @@ class InfluencerView(pn.viewable.Viewer):
         )
         m.param.watch(lambda e: setattr(warnings, "visible", bool(e.new)), "warnings")
 
-        def shares(dim: str) -> pn.pane.HoloViews:
-            return pn.pane.HoloViews(
-                pn.bind(share_plot, m.param.shares, dim), sizing_mode="stretch_width"
-            )
+        def shares(dim: str) -> Any:
+            return live_plot(share_plot, m.param.shares, dim)
 
         overview = pn.Column(
             pn.pane.HTML(
@@ -180,14 +179,8 @@ class InfluencerView(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ),
             pn.Row(shares("source"), shares("brand"), shares("platform")),
-            pn.pane.HoloViews(
-                pn.bind(trend_plot, m.param.trend, m.param.trend_grain),
-                sizing_mode="stretch_width",
-            ),
-            pn.pane.HoloViews(
-                pn.bind(product_platform_plot, m.param.product_platform),
-                sizing_mode="stretch_width",
-            ),
+            live_plot(trend_plot, m.param.trend, m.param.trend_grain),
+            live_plot(product_platform_plot, m.param.product_platform),
             name="Overview",
         )
         share_tables = {d: table(m.shares.get(d)) for d in ("product", "brand", "campaign")}
@@ -209,12 +202,8 @@ class InfluencerView(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ),
             pn.Row(
-                pn.pane.HoloViews(
-                    pn.bind(top_plot, m.param.top_influencers), sizing_mode="stretch_width"
-                ),
-                pn.pane.HoloViews(
-                    pn.bind(roi_plot, m.param.worst_influencers), sizing_mode="stretch_width"
-                ),
+                live_plot(top_plot, m.param.top_influencers),
+                live_plot(roi_plot, m.param.worst_influencers),
             ),
             pn.pane.Markdown(
                 "**Every influencer** (revenue is Influenced revenue credited by the chosen "

@@ -15,6 +15,7 @@ from views.common import (
     bound_table,
     cards_html,
     empty_plot,
+    live_plot,
     show_frame,
     table,
     with_downloads,
@@ -162,11 +163,8 @@ class PaymentsView(pn.viewable.Viewer):
         cards = pn.pane.HTML(
             pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev), sizing_mode="stretch_width"
         )
-        trend = pn.pane.HoloViews(
-            pn.bind(
-                trend_plot, m.param.weekly, m.param.monthly, self.param.grain, self.param.metric
-            ),
-            sizing_mode="stretch_width",
+        trend = live_plot(
+            trend_plot, m.param.weekly, m.param.monthly, self.param.grain, self.param.metric
         )
         overview = pn.Column(
             cards,
@@ -187,31 +185,23 @@ class PaymentsView(pn.viewable.Viewer):
         _drivers()
         drivers = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.breakdown_dim),
-            pn.pane.HoloViews(
-                pn.bind(
-                    lambda b, d: breakdown_plot(b.get(d), d),
-                    m.param.breakdowns,
-                    self.param.breakdown_dim,
-                ),
-                sizing_mode="stretch_width",
+            live_plot(
+                lambda b, d: breakdown_plot(b.get(d), d),
+                m.param.breakdowns,
+                self.param.breakdown_dim,
             ),
             with_downloads(drivers_table, "drivers"),
             name="Drivers",
         )
         declines_table = bound_table(m, "declines")
         declines = pn.Column(
-            pn.pane.HoloViews(
-                pn.bind(decline_heatmap, m.param.declines), sizing_mode="stretch_width"
-            ),
+            live_plot(decline_heatmap, m.param.declines),
             with_downloads(declines_table, "declines"),
             name="Declines",
         )
         cohorts = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.cohort_measure),
-            pn.pane.HoloViews(
-                pn.bind(cohort_heatmap, m.param.cohorts, self.param.cohort_measure),
-                sizing_mode="stretch_width",
-            ),
+            live_plot(cohort_heatmap, m.param.cohorts, self.param.cohort_measure),
             name="Cohorts",
         )
         top_table = bound_table(m, "top_merchants")
@@ -219,9 +209,7 @@ class PaymentsView(pn.viewable.Viewer):
         concentration = pn.Column(
             conc_text,
             pn.Row(
-                pn.pane.HoloViews(
-                    pn.bind(lorenz_plot, m.param.lorenz_curve), sizing_mode="stretch_width"
-                ),
+                live_plot(lorenz_plot, m.param.lorenz_curve),
                 with_downloads(top_table, "top_merchants"),
             ),
             name="Concentration",

@@ -16,6 +16,7 @@ from views.common import (
     cards_html,
     empty_plot,
     for_display,
+    live_plot,
     show_frame,
     table,
     with_downloads,
@@ -196,22 +197,19 @@ class ReconciliationView(pn.viewable.Viewer):
                 pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev),
                 sizing_mode="stretch_width",
             ),
-            pn.pane.HoloViews(pn.bind(bridge_plot, m.param.bridge), sizing_mode="stretch_width"),
+            live_plot(bridge_plot, m.param.bridge),
             name="Summary",
         )
         roas = pn.Column(
-            pn.pane.HoloViews(pn.bind(roas_plot, m.param.by_campaign), sizing_mode="stretch_width"),
+            live_plot(roas_plot, m.param.by_campaign),
             with_downloads(bound_table(m, "by_campaign"), "roas_by_campaign"),
-            pn.pane.HoloViews(pn.bind(cac_plot, m.param.by_channel), sizing_mode="stretch_width"),
+            live_plot(cac_plot, m.param.by_channel),
             with_downloads(bound_table(m, "by_channel"), "cac_by_channel"),
             name="ROAS & CAC",
         )
         funnel = pn.Column(
             pn.widgets.Select.from_param(self.param.funnel_campaign, name="Campaign"),
-            pn.pane.HoloViews(
-                pn.bind(funnel_plot, m.param.funnel, self.param.funnel_campaign),
-                sizing_mode="stretch_width",
-            ),
+            live_plot(funnel_plot, m.param.funnel, self.param.funnel_campaign),
             name="Funnel",
         )
         anomalies = bound_table(m, "anomalies")
@@ -225,7 +223,7 @@ class ReconciliationView(pn.viewable.Viewer):
                     m.param.lag_days,
                 )
             ),
-            pn.pane.HoloViews(pn.bind(variance_plot, m.param.daily), sizing_mode="stretch_width"),
+            live_plot(variance_plot, m.param.daily),
             pn.pane.Markdown("**Your own anomaly notes**"),
             with_downloads(anomalies, "anomaly_notes"),
             name="Daily variance",
