@@ -44,3 +44,20 @@ def test_desktop_first_launch_second_launch_and_exit(tmp_path: Path) -> None:
         code = wait_exit(proc, 30)  # the last tab closed: the server stops by itself
     assert code == 0
     assert not (home / "config" / "instance.json").exists()
+
+
+def test_the_last_data_folder_is_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import last_data_folder, load_prefs, save_prefs
+
+    monkeypatch.setenv("TIEOUT_HOME", str(tmp_path / "home"))
+    assert last_data_folder() is None and load_prefs() == {}
+    folder = tmp_path / "books"
+    folder.mkdir()
+    save_prefs(last_data=str(folder))
+    assert last_data_folder() == folder
+    folder.rmdir()  # a folder that has gone away is not offered again
+    assert last_data_folder() is None
+    (tmp_path / "home" / "config" / "prefs.json").write_text("{not json")
+    assert load_prefs() == {}

@@ -135,7 +135,33 @@ def test_tables_sort_and_filter_in_browser(server: str) -> None:
     assert seen.errors == [] and seen.dialogs == []
 
 
-def test_influencer_page_in_browser(server: str) -> None:
+def _model(tmp_path: Path, domain: str, tables: dict[str, str], **params: object):
+    """The same tiny data's model, in this process: what the page's exports must equal."""
+    from data.engine import open_source
+    from models import make_model
+
+    model = make_model(domain, open_source(write_tables(tmp_path / "same", domain, tables)))
+    model.param.update(**params)
+    return model
+
+
+def _download(page, label: str) -> pd.DataFrame:
+    with page.expect_download() as dl:
+        page.get_by_text(label, exact=True).click()
+    return pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+
+
+def _chart_fingerprint(page) -> str:
+    """The data of every chart on the page (Bokeh column data sources), to see a chart change."""
+    return page.evaluate(
+        """() => JSON.stringify([...Bokeh.documents[0].all_models]
+            .filter(m => m.type === 'ColumnDataSource')
+            .map(m => Object.values(m.data).map(c => Array.from(c).join(',')).join('|'))
+            .sort())"""
+    )
+
+
+def test_influencer_page_in_browser(server: str, tmp_path: Path) -> None:
     with browser_page() as (page, seen):
         page.goto(server)
         page.get_by_text("Influencer ROI", exact=True).click()
@@ -143,21 +169,31 @@ def test_influencer_page_in_browser(server: str) -> None:
         # whole span: O1..O5 = 100 + 50 + 300 + 40 + 200
         page.wait_for_selector("text=$690.00", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "influencer.png"), full_page=True)
+        charts = _chart_fingerprint(page)
         brand_box = page.locator(".choices").nth(0)
         brand_box.click()
         page.keyboard.type("BrandB")
         page.keyboard.press("Enter")
         page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
+        page.wait_for_timeout(500)
+        assert _chart_fingerprint(page) != charts  # the charts changed with the cards
         for tab in ("Product & Brand", "Influencers"):
             page.get_by_text(tab, exact=True).click()
             page.wait_for_timeout(1500)
             name = tab.split()[0].lower()
             page.screenshot(path=str(ARTIFACTS / f"influencer-{name}.png"), full_page=True)
         assert "Traceback" not in page.content()
+        exported = _download(page, "influencers.csv")
+    model = _model(tmp_path, "influencer", influencer_tiny.tables(), brands=["BrandB"])
+    expected = model.by_influencer
+    assert sorted(exported["influencer_id"]) == sorted(expected["influencer_id"])
+    got = dict(zip(exported["influencer_id"], exported["revenue"], strict=True))
+    for iid, revenue in zip(expected["influencer_id"], expected["revenue"], strict=True):
+        assert got[iid] == pytest.approx(float(revenue), abs=0.001)
     assert seen.errors == [] and seen.dialogs == []
 
 
-def test_reconciliation_page_in_browser(server: str) -> None:
+def test_reconciliation_page_in_browser(server: str, tmp_path: Path) -> None:
     with browser_page() as (page, seen):
         page.goto(server)
         page.get_by_text("Reconciliation", exact=True).click()
@@ -182,6 +218,15 @@ def test_reconciliation_page_in_browser(server: str) -> None:
             name = tab.split()[0].lower()
             page.screenshot(path=str(ARTIFACTS / f"reconciliation-{name}.png"), full_page=True)
         assert "Traceback" not in page.content()
+        exported = _download(page, "exceptions.csv")
+    model = _model(tmp_path, "reconciliation", recon_tiny.tables(), campaigns=["CampB"])
+    expected = model.exceptions
+    assert exported["order_id"].tolist() == expected["order_id"].tolist()
+    assert exported["class"].tolist() == expected["class"].tolist()
+    for col in ("claimed_revenue", "claims_total", "finance_revenue"):
+        want = [None if pd.isna(v) else float(v) for v in expected[col]]
+        got = [None if pd.isna(v) else float(v) for v in exported[col]]
+        assert got == want
     assert seen.errors == [] and seen.dialogs == []
 
 
