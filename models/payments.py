@@ -402,6 +402,63 @@ class PaymentsModel(DomainModel):
         out["share"] = [ratio(v, total) for v in g["cur_gpv_cents"]]
         return out.sort_values("gpv", ascending=False).reset_index(drop=True)
 
+    def decline_drill(self, reason: str, channel: str, limit: int = 10) -> dict[str, Any]:
+        """One cell of the declines heatmap, for the period and filters: the merchants behind it
+        (declines and share of the cell, largest first), its latest declined transactions, read
+        from the raw table by a date range (it is sorted by time), and its total declines."""
+        start, end = self.period()
+        d = self._filtered(self._declines)
+        d = d.filter(
+            d.day >= start,
+            d.day <= end,
+            d.decline_reason.cast("string") == reason,
+            d.channel.cast("string") == channel,
+        )
+        per = self._be.execute(d.group_by("merchant_id").agg(declines=d["count"].sum()))
+        total = int(per["declines"].sum()) if len(per) else 0
+        cols = ["merchant_id", "merchant_name", "account_manager", "segment"]
+        per = per.merge(self._merchants[cols], on="merchant_id", how="left")
+        per["share_of_cell"] = [ratio(int(v), total) for v in per["declines"]]
+        merchants = (
+            per.sort_values(["declines", "merchant_id"], ascending=[False, True])
+            .head(limit)
+            .reset_index(drop=True)[[*cols, "declines", "share_of_cell"]]
+        )
+        t = self._be.table("transactions")
+        ts_lo = dt.datetime.combine(start, dt.time())
+        ts_hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+        preds = [
+            t.ts >= ts_lo,
+            t.ts < ts_hi,
+            t.status.cast("string") == "declined",
+            t.decline_reason.cast("string") == reason,
+            t.channel.cast("string") == channel,
+        ]
+        if self.payment_methods:
+            preds.append(t.payment_method.cast("string").isin(list(self.payment_methods)))
+        if any(getattr(self, p) for p in MERCHANT_FILTERS):
+            keep = self._merchants
+            for p, col in MERCHANT_FILTERS.items():
+                if getattr(self, p):
+                    keep = keep[keep[col].astype(str).isin(getattr(self, p))]
+            preds.append(t.merchant_id.isin(keep["merchant_id"].astype(str).tolist()))
+        rows = self._be.execute(
+            t.filter(*preds)
+            .order_by([ibis.desc("ts"), ibis.desc("_row")])
+            .limit(200)
+            .select("txn_id", "ts", "merchant_id", "amount_cents", "payment_method")
+        )
+        transactions = pd.DataFrame(
+            {
+                "txn_id": rows["txn_id"].astype(str),
+                "ts": rows["ts"].astype(str),
+                "merchant_id": rows["merchant_id"].astype(str),
+                "amount": [money(int(c)) for c in rows["amount_cents"]],
+                "payment_method": rows["payment_method"].astype(str),
+            }
+        )
+        return {"merchants": merchants, "transactions": transactions, "total": total}
+
     def _decline_table(self, declines: pd.DataFrame) -> pd.DataFrame:
         declines["decline_reason"] = declines["decline_reason"].astype(str)
         declines["channel"] = declines["channel"].astype(str)

@@ -96,3 +96,20 @@ def test_closing_a_session_releases_its_cursors(tmp_path: Path) -> None:
     with pytest.raises(duckdb.ConnectionException):
         con.execute("SELECT 1")
     assert app.built == {}
+
+
+def test_declines_drill_down_from_the_table(tmp_path: Path) -> None:
+    root = write_tables(
+        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    view = create_app(open_source(root)).tieout_pages["payments"][0]
+    rows = view.model.declines
+    i = rows.index[(rows.decline_reason == "do_not_honor") & (rows.channel == "mobile")][0]
+    view._select_cell(type("E", (), {"new": [int(i)]})())
+    # do_not_honor x mobile: T6 alone (M3, 200.00).
+    assert view.drill_cell == ("do_not_honor", "mobile")
+    assert "1 declines" in view._drill_text.object
+    assert view._drill_merchants.value["merchant_id"].tolist() == ["M3"]
+    assert view._drill_transactions.value["txn_id"].tolist() == ["T6"]
+    view.model.segments = ["Enterprise"]  # the drill follows the filters: M3 is SMB
+    assert view._drill_merchants.value.empty

@@ -171,3 +171,31 @@ def test_concentration_bounds(values: list[int]) -> None:
     equal = np.full(len(x), 7)
     assert gini(equal) == pytest.approx(0.0, abs=1e-12)
     assert hhi(equal) == pytest.approx(10_000 / len(x))
+
+
+def test_decline_drill_down_by_hand(model: PaymentsModel) -> None:
+    # Declined attempts in the tiny data: T2 (M1, online, insufficient_funds, 2025-02-03, 50.00)
+    # and T6 (M3, mobile, do_not_honor, 2025-02-20, 200.00).
+    cell = model.decline_drill("insufficient_funds", "online")
+    m = cell["merchants"]
+    assert m[["merchant_id", "declines", "share_of_cell"]].values.tolist() == [["M1", 1, 1.0]]
+    assert m["account_manager"].tolist() == ["Ann"]
+    tx = cell["transactions"]
+    assert tx[["txn_id", "merchant_id", "payment_method"]].values.tolist() == [["T2", "M1", "card"]]
+    assert tx["amount"].tolist() == [Decimal("50.00")] and cell["total"] == 1
+    # The cell belongs to another channel: nothing.
+    assert cell_empty(model.decline_drill("insufficient_funds", "mobile"))
+    # Filters apply: M1 is SMB, so Enterprise sees nothing; a period ending 2025-02-02 neither.
+    model.segments = ["Enterprise"]
+    assert cell_empty(model.decline_drill("insufficient_funds", "online"))
+    model.segments = []
+    model.end = dt.date(2025, 2, 2)
+    assert cell_empty(model.decline_drill("insufficient_funds", "online"))
+    model.end = dt.date(2025, 2, 28)
+    assert model.decline_drill("do_not_honor", "mobile")["transactions"]["txn_id"].tolist() == [
+        "T6"
+    ]
+
+
+def cell_empty(cell: dict) -> bool:
+    return cell["merchants"].empty and cell["transactions"].empty

@@ -15,6 +15,7 @@ from views.common import (
     bound_table,
     cards_html,
     empty_plot,
+    esc,
     live_plot,
     show_frame,
     table,
@@ -144,6 +145,9 @@ class PaymentsView(pn.viewable.Viewer):
         objects=["active_share", "gpv_retention"],
         doc="Cohort cell measure.",
     )
+    drill_cell = param.Tuple(
+        default=None, length=2, allow_None=True, doc="(decline reason, channel) drilled into."
+    )
     breakdown_dim = param.Selector(
         default="segment", objects=["segment", "industry", "region"], doc="Drivers dimension."
     )
@@ -193,10 +197,20 @@ class PaymentsView(pn.viewable.Viewer):
             with_downloads(drivers_table, "drivers"),
             name="Drivers",
         )
-        declines_table = bound_table(m, "declines")
+        declines_table = bound_table(m, "declines", selectable=1)
+        declines_table.param.watch(self._select_cell, "selection")
+        self._drill_text = pn.pane.Markdown(
+            "Click a row of the table to see the merchants behind that reason x channel cell."
+        )
+        self._drill_merchants = table(None)
+        self._drill_transactions = table(None)
+        m.param.watch(lambda e: self._drill(), [*m.FILTERS, "start", "end"])
         declines = pn.Column(
             live_plot(decline_heatmap, m.param.declines),
             with_downloads(declines_table, "declines"),
+            self._drill_text,
+            with_downloads(self._drill_merchants, "declines_cell_merchants"),
+            with_downloads(self._drill_transactions, "declines_cell_transactions"),
             name="Declines",
         )
         cohorts = pn.Column(
@@ -231,6 +245,25 @@ class PaymentsView(pn.viewable.Viewer):
             pn.Tabs(overview, drivers, declines, cohorts, concentration, churn, dynamic=True),
             sizing_mode="stretch_width",
         )
+
+    def _select_cell(self, event: Any) -> None:
+        table_rows = self.model.declines
+        if event.new and table_rows is not None and len(table_rows) > event.new[0]:
+            row = table_rows.iloc[event.new[0]]
+            self.drill_cell = (row["decline_reason"], row["channel"])
+
+    @param.depends("drill_cell", watch=True)
+    def _drill(self) -> None:
+        if not self.drill_cell:
+            return
+        reason, channel = (str(v) for v in self.drill_cell)
+        cell = self.model.decline_drill(reason, channel)
+        self._drill_text.object = (
+            f"**{esc(reason)} x {esc(channel)}**: {cell['total']:,} declines in the period; the "
+            "merchants with most of them, and the latest declined transactions."
+        )
+        show_frame(self._drill_merchants, cell["merchants"])
+        show_frame(self._drill_transactions, cell["transactions"])
 
     @staticmethod
     def _concentration_text(kpis: dict[str, Any]) -> str:
