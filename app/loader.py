@@ -31,6 +31,8 @@ class Job:
         self.error: str | None = None
         self.started = time.monotonic()
         self.finished: float | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, args=(fn, *args), name=f"tieout-{name}", daemon=True
         )
@@ -47,6 +49,14 @@ class Job:
     def report(self, message: str, fraction: float | None = None) -> None:
         self.message, self.fraction = message, fraction
 
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from the job's thread) when the job ends; at once if it has."""
+        with self._lock:
+            if not self.done:
+                self._callbacks.append(callback)
+                return
+        callback()
+
     def wait(self, timeout: float | None = None) -> Any:
         self._thread.join(timeout)
         return self.result
@@ -58,7 +68,14 @@ class Job:
             log.exception("%s failed", self.name)
             self.error = f"{exc.__class__.__name__}: {exc}"
         finally:
-            self.finished = time.monotonic()
+            with self._lock:
+                self.finished = time.monotonic()
+                callbacks, self._callbacks = self._callbacks, []
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # a closed session's document: nothing to update
+                    log.exception("%s: completion callback failed", self.name)
 
 
 def load_folder(job: Job, root: Path, make_demo: bool = False, demo_rows: int = 0) -> Any:

@@ -133,27 +133,40 @@ class TieoutApp:
             bar,
         ]
 
-        def poll() -> None:
+        def poll() -> None:  # progress only; completion comes from the job's callback
             job = self._job
             assert job is not None
             text.object = f"{job.message} ({job.elapsed:.0f} s)"
             bar.value = -1 if job.fraction is None else int(job.fraction * 100)
-            if not job.done:
-                return
-            if self._poll is not None:
+            if job.done and self._poll is not None:
                 self._poll.stop()
-            if job.error:
-                self.main.objects = [
-                    pn.pane.Alert(
-                        html.escape(f"Loading the data failed: {job.error}"), alert_type="danger"
-                    )
-                ]
-                return
-            self._use(job.result)
-            self.show(self.nav.value)
 
         self._poll = pn.state.add_periodic_callback(poll, period=300)
         poll()
+        doc = pn.state.curdoc
+
+        def finished() -> None:  # runs in the job's thread: hand over to the session's loop
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(self._loaded)
+            else:
+                self._loaded()
+
+        self._job.on_done(finished)
+
+    def _loaded(self) -> None:
+        """The first load ended: show the page, or why it failed."""
+        job = self._job
+        if job is None or self.sources:
+            return
+        if job.error:
+            self.main.objects = [
+                pn.pane.Alert(
+                    html.escape(f"Loading the data failed: {job.error}"), alert_type="danger"
+                )
+            ]
+            return
+        self._use(job.result)
+        self.show(self.nav.value)
 
     # -- pages --------------------------------------------------------------------------
     def show(self, page: str) -> None:

@@ -116,3 +116,20 @@ def test_every_ingest_appends_to_the_run_log(tmp_path: Path) -> None:
     clear_sources()
     assert open_source(root).meta["cached"] and len(read_runs(root=root)) == 1
     assert source.meta["cache_dir"]
+
+
+def test_job_reports_its_end_once_even_to_late_listeners() -> None:
+    import threading
+
+    gate = threading.Event()
+    job = Job("t", lambda j: (gate.wait(10), j.report("half", 0.5), 42)[-1])
+    calls: list[str] = []
+    job.on_done(lambda: calls.append("early"))
+    assert calls == [] and not job.done
+    gate.set()
+    assert job.wait(10) == 42
+    job.on_done(lambda: calls.append("late"))  # already done: called at once
+    assert calls == ["early", "late"] and job.fraction == 0.5 and job.error is None
+    failing = Job("f", lambda j: 1 / 0)
+    failing.wait(10)
+    assert failing.error == "ZeroDivisionError: division by zero" and failing.result is None

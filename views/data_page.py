@@ -239,16 +239,27 @@ class DataView(pn.viewable.Viewer):
         self.use_button.visible = False
         self.report.objects = []
         self.progress.visible = True
-        self._poll = pn.state.add_periodic_callback(self._check, period=300)
-        self._check()
+        self._poll = pn.state.add_periodic_callback(self._progress, period=300)
+        self._progress()
+        doc = pn.state.curdoc
 
-    def _check(self) -> None:
+        def finished() -> None:  # the job's thread: hand over to the session's loop
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(lambda: self._finish(job))
+            else:
+                self._finish(job)
+
+        job.on_done(finished)
+
+    def _progress(self) -> None:
         job = self._job
         if job is None:
             return
         self.progress_text.object = f"{job.message} ({job.elapsed:.0f} s)"
         self.progress.value = -1 if job.fraction is None else int(job.fraction * 100)
-        if not job.done:
+
+    def _finish(self, job: Job) -> None:
+        if job is not self._job:  # a newer load replaced this one
             return
         if self._poll is not None:
             self._poll.stop()
