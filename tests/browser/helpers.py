@@ -64,3 +64,19 @@ def check_domain_pages(page: Any, url: str, timeout_ms: int = 120_000) -> None:
         for label in labels:
             page.get_by_text(label, exact=True).first.wait_for(timeout=30_000)
         assert "Traceback" not in page.content()
+
+
+def choose(page: Any, box: int, value: str) -> None:
+    """Pick ``value`` in the ``box``-th multi-choice filter of the sidebar, as a user types it."""
+    page.locator(".choices").nth(box).click()
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+def open_domain(page: Any, url: str, nav: str, title: str, kpi: str, shot: str) -> None:
+    """Open a domain page from the navigation and wait for its title and a KPI value."""
+    page.goto(url)
+    page.get_by_text(nav, exact=True).click()
+    page.wait_for_selector(f"text={title}", timeout=60_000)
+    page.wait_for_selector(f"text={kpi}", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)

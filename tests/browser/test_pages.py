@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from tests import influencer_tiny, recon_tiny
-from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page, choose, open_domain
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
@@ -79,10 +79,7 @@ def test_payments_page_in_browser(server: str) -> None:
         # whole span: 1,060.01 in February + 200.00 in January
         page.wait_for_selector("text=$1,260.01", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "payments.png"), full_page=True)
-        segment_box = page.locator(".choices").nth(0)
-        segment_box.click()
-        page.keyboard.type("Enterprise")
-        page.keyboard.press("Enter")
+        choose(page, 0, "Enterprise")
         # Enterprise = M2 only: 1,000.00 + 0.01
         page.wait_for_selector("text=$1,000.01", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "payments-filtered.png"), full_page=True)
@@ -163,17 +160,12 @@ def _chart_fingerprint(page) -> str:
 
 def test_influencer_page_in_browser(server: str, tmp_path: Path) -> None:
     with browser_page() as (page, seen):
-        page.goto(server)
-        page.get_by_text("Influencer ROI", exact=True).click()
-        page.wait_for_selector("text=Influencer marketing ROI", timeout=60_000)
         # whole span: O1..O5 = 100 + 50 + 300 + 40 + 200
-        page.wait_for_selector("text=$690.00", timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "influencer.png"), full_page=True)
+        open_domain(
+            page, server, "Influencer ROI", "Influencer marketing ROI", "$690.00", "influencer.png"
+        )
         charts = _chart_fingerprint(page)
-        brand_box = page.locator(".choices").nth(0)
-        brand_box.click()
-        page.keyboard.type("BrandB")
-        page.keyboard.press("Enter")
+        choose(page, 0, "BrandB")
         page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
         page.wait_for_timeout(500)
         assert _chart_fingerprint(page) != charts  # the charts changed with the cards
@@ -195,21 +187,15 @@ def test_influencer_page_in_browser(server: str, tmp_path: Path) -> None:
 
 def test_reconciliation_page_in_browser(server: str, tmp_path: Path) -> None:
     with browser_page() as (page, seen):
-        page.goto(server)
-        page.get_by_text("Reconciliation", exact=True).click()
-        page.wait_for_selector("text=Marketing vs finance reconciliation", timeout=60_000)
         # whole span 2025-02-15..04-03: booked A1 100 + A2 55 + A5 20 + A6 60 + A7 70 + F1 25
-        page.wait_for_selector("text=$330.00", timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "reconciliation.png"), full_page=True)
+        title = "Marketing vs finance reconciliation"
+        open_domain(page, server, "Reconciliation", title, "$330.00", "reconciliation.png")
         page.get_by_text("Daily variance", exact=True).click()
         page.wait_for_selector("text=pixel outage", timeout=30_000)
         # The anomaly note holds an <img onerror=...>: it shows as text and never runs.
         assert page.locator("img[src=x]").count() == 0
         page.get_by_text("Summary", exact=True).click()
-        campaign_box = page.locator(".choices").nth(1)
-        campaign_box.click()
-        page.keyboard.type("CampB")
-        page.keyboard.press("Enter")
+        choose(page, 1, "CampB")
         # CampB, claimed at any date: A5 20 + A7 70 booked
         page.wait_for_selector("text=$90.00", timeout=30_000)
         for tab in ("ROAS & CAC", "Funnel", "Daily variance", "Exceptions"):
