@@ -216,7 +216,10 @@ class LivePlot(pn.viewable.Viewer):
             isinstance(plot, hv.Overlay | hv.NdOverlay)
             and all(isinstance(p, numeric) for p in plot.values())
         )
-        signature = self._shape(plot) if in_place else object()
+        if not in_place:  # a new plot each time (its own streams, e.g. a tap, stay linked)
+            self._dmap = self._signature = None
+            return plot
+        signature = self._shape(plot)
         self._latest = plot
         if self._dmap is not None and signature == self._signature:
             self._tick.event()  # the pane keeps its plot: only the data changes

@@ -200,13 +200,13 @@ class PaymentsView(pn.viewable.Viewer):
         declines_table = bound_table(m, "declines", selectable=1)
         declines_table.param.watch(self._select_cell, "selection")
         self._drill_text = pn.pane.Markdown(
-            "Click a row of the table to see the merchants behind that reason x channel cell."
+            "Click a cell of the heatmap (or a row of the table) to see the merchants behind it."
         )
         self._drill_merchants = table(None)
         self._drill_transactions = table(None)
         m.param.watch(lambda e: self._drill(), [*m.FILTERS, "start", "end"])
         declines = pn.Column(
-            live_plot(decline_heatmap, m.param.declines),
+            live_plot(self._heatmap, m.param.declines),
             with_downloads(declines_table, "declines"),
             self._drill_text,
             with_downloads(self._drill_merchants, "declines_cell_merchants"),
@@ -245,6 +245,18 @@ class PaymentsView(pn.viewable.Viewer):
             pn.Tabs(overview, drivers, declines, cohorts, concentration, churn, dynamic=True),
             sizing_mode="stretch_width",
         )
+
+    def _heatmap(self, declines: pd.DataFrame) -> Any:
+        """The heatmap; clicking a cell drills into it."""
+        plot = decline_heatmap(declines)
+        if isinstance(plot, hv.HeatMap):
+            plot = plot.opts(tools=["hover", "tap"])
+            hv.streams.Tap(source=plot).add_subscriber(self._tapped)
+        return plot
+
+    def _tapped(self, x: Any = None, y: Any = None) -> None:
+        if x is not None and y is not None:
+            self.drill_cell = (str(y), str(x))
 
     def _select_cell(self, event: Any) -> None:
         table_rows = self.model.declines

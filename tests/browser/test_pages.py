@@ -234,3 +234,23 @@ def test_hostile_names_show_as_text_and_never_run(tmp_path: Path) -> None:
             )
             page.screenshot(path=str(ARTIFACTS / "hostile-names.png"), full_page=True)
         assert seen.dialogs == [] and seen.errors == []
+
+
+def test_clicking_a_declines_cell_drills_into_it(server: str) -> None:
+    with browser_page() as (page, seen):
+        page.goto(server)
+        page.wait_for_selector("text=Payments analytics", timeout=60_000)
+        page.get_by_text("Declines", exact=True).click()
+        page.wait_for_timeout(1500)
+        box = page.locator("canvas:visible").first.bounding_box()
+        # Channels sorted (mobile, online) left to right, reasons (do_not_honor, then
+        # insufficient_funds) bottom to top: the lower-left cell is do_not_honor x mobile,
+        # which is T6 alone (M3, 200.00).
+        page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+        text = page.locator("text=declines in the period").first
+        text.wait_for(timeout=30_000)
+        assert "do_not_honor x mobile: 1 declines" in text.inner_text()
+        page.get_by_text("Gamma Deli", exact=True).first.wait_for(timeout=10_000)
+        page.get_by_text("T6", exact=True).first.wait_for(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "payments-declines-drill.png"), full_page=True)
+    assert seen.errors == [] and seen.dialogs == []
