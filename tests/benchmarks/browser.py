@@ -197,10 +197,15 @@ async def load(url: str, sessions: int, seconds: float) -> dict:
 
 def open_close_sessions(url: str, pid: int, count: int) -> dict:
     """Open and close ``count`` sessions (bokeh client: a real server session each), then wait
-    for the server to discard them and compare its resident memory."""
+    for the server to discard them and compare its resident memory with the memory after a
+    warm-up of 20 sessions (the first sessions import the views and fill caches once)."""
     import panel.models  # noqa: F401  (registers Panel's bokeh models for the client)
     from bokeh.client import pull_session
 
+    cold = rss_mb(pid)
+    for _ in range(20):  # warm-up: the first sessions import the views and fill caches
+        pull_session(url=url).close()
+    time.sleep(75)
     before = rss_mb(pid)
     peak = before
     for _ in range(count):
@@ -212,6 +217,7 @@ def open_close_sessions(url: str, pid: int, count: int) -> dict:
     after = rss_mb(pid)
     return {
         "sessions": count,
+        "rss_cold_mb": round(cold, 1),
         "rss_before_mb": round(before, 1),
         "rss_peak_mb": round(peak, 1),
         "rss_after_mb": round(after, 1),
