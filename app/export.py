@@ -77,13 +77,20 @@ def _cell(value: Any) -> Any:
     return neutralise(value)
 
 
-def _write_sheet(ws: Any, df: pd.DataFrame) -> None:
+def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None = None) -> None:
+    """``header`` rows (label, value) and a blank row, then ``df`` with its column names."""
+    for label, value in header or []:
+        ws.append([_cell(label), _cell(value)])
+    if header:
+        ws.append([])
     ws.append([str(c) for c in df.columns])
+    first = ws.max_row
     for row in df.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in row])
-    for cell in ws[1]:  # header row: every header is text, never a formula
+    for cell in ws[first]:  # column names are text, never a formula
         cell.data_type = "s"
-    ws.freeze_panes = "A2"
+    if not header:
+        ws.freeze_panes = "A2"
 
 
 def kpi_frame(summary: dict[str, Any], previous: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -109,19 +116,8 @@ def to_xlsx_bytes(
     used: set[str] = set()
     for i, (name, df) in enumerate(tables.items()):
         ws = wb.create_sheet(_sheet_name(name, used))
-        if i == 0 and header:
-            for label, value in header:
-                ws.append([_cell(label), _cell(value)])
-            ws.append([])
-            start = ws.max_row + 1
-            sub = pd.DataFrame(df)
-            ws.append([str(c) for c in sub.columns])
-            for row in sub.itertuples(index=False, name=None):
-                ws.append([_cell(v) for v in row])
-            for cell in ws[start]:
-                cell.data_type = "s"
-        else:
-            _write_sheet(ws, df if df is not None else pd.DataFrame())
+        frame = df if df is not None else pd.DataFrame()
+        _write_sheet(ws, frame, header if i == 0 else None)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -211,12 +211,10 @@ class DataView(pn.viewable.Viewer):
         )
 
     def check_folder(self, folder: str, make_demo: bool = False) -> None:
-        path = Path(folder.strip()).expanduser() if folder and folder.strip() else None
-        if path is None or not path.is_dir():
-            if not make_demo:
-                self._say_error(f"{folder!r} is not a folder")
-                return
-        assert path is not None
+        path = Path(folder.strip()).expanduser()
+        if not folder.strip() or not (path.is_dir() or make_demo):  # the demo is created if gone
+            self._say_error(f"{folder!r} is not a folder")
+            return
         self._start(Job("load", load_folder, path.resolve(), make_demo), None)
 
     def check_upload(self) -> None:
