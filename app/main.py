@@ -97,6 +97,7 @@ class TieoutApp:
         self.side_filters = pn.Column(sizing_mode="stretch_width")
         self._job = job
         self._poll: Any = None
+        self._shown_load = False  # the first load's outcome is shown once
         if source is not None:
             self._use(source)
         self.nav.param.watch(lambda e: self.show(e.new), "value")
@@ -133,13 +134,14 @@ class TieoutApp:
             bar,
         ]
 
-        def poll() -> None:  # progress only; completion comes from the job's callback
+        def poll() -> None:
             job = self._job
             assert job is not None
             text.object = f"{job.message} ({job.elapsed:.0f} s)"
             bar.value = -1 if job.fraction is None else int(job.fraction * 100)
             if job.done and self._poll is not None:
                 self._poll.stop()
+                self._loaded()  # also here: a callback handed over mid-setup can be lost
 
         self._poll = pn.state.add_periodic_callback(poll, period=300)
         poll()
@@ -156,8 +158,9 @@ class TieoutApp:
     def _loaded(self) -> None:
         """The first load ended: show the page, or why it failed."""
         job = self._job
-        if job is None or self.sources:
+        if job is None or self.sources or self._shown_load:
             return
+        self._shown_load = True
         if job.error:
             self.main.objects = [
                 pn.pane.Alert(

@@ -280,10 +280,27 @@ MART_BUILDERS["influencer"] = influencer_marts
 
 def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
     """``rec_channels``: campaign -> channel (from marketing_spend).
-    ``rec_claims`` (when claims carry order_id): every claim with its channel, ``seq`` (claim
-    order: date, then file order, so "primary = earliest, ties first in file" is ``min(seq)``)
-    and the finance row of its order (revenue, date, status; status defaults to booked).
-    ``rec_finance``: finance rows with ``claimed`` (the order has a claim at any date).
+
+    When claims carry order_id, the claims are split by how a filter can cut them:
+
+    - ``rec_orders``: orders whose claims all share one date and one campaign (nearly all of
+      them). A period or campaign filter keeps all of such an order's claims or none, so the
+      order's aggregates (claim count, claims total, primary claim = earliest, ties first in
+      file order) are exact for every filter and are computed here once, with the order's
+      finance row (revenue, date, status; status defaults to booked).
+    - ``rec_split_claims``: every claim of the other orders, with ``seq`` (claim order: date,
+      then file order, so the primary claim is ``min(seq)``) and the order's finance row; the
+      model groups these per filter.
+
+    ``rec_finance``: finance rows with ``claimed`` (the order has a claim at any date), ``split``
+    (its claims are in ``rec_split_claims``) and, for the other claimed orders, their claim date
+    and campaign (``c_date``, ``c_campaign``).
+
+    Funnel events that carry a campaign, by how distinct users can be counted: a user with a
+    single (date, campaign) for a step is counted by ``rec_funnel_days`` (users per date x
+    campaign x step, summable over any period and campaigns); the rows of the other users are in
+    ``rec_funnel_repeat`` (date, campaign, step, ``user`` as an integer) and are counted
+    distinct per query.
     """
     spend = be.table("marketing_spend")
     channels = spend.group_by(campaign=spend.campaign.cast("string")).agg(
@@ -297,30 +314,80 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
         fin_cents=fin.revenue_cents,
         fin_status=status.fill_null("booked"),
     )
-    out = {"rec_channels": channels}
+    fe = be.table("funnel_events")
+    fe = fe.filter(fe.campaign.notnull())
+    d = fe.select(
+        "user_id",
+        date=fe.timestamp.date(),
+        campaign=fe.campaign.cast("string"),
+        step=fe.event_type.cast("string"),
+    ).distinct()
+    d = d.mutate(rows=d.count().over(group_by=["step", "user_id"]))
+    once = d.filter(d.rows == 1)
+    again = d.filter(d.rows > 1)
+    out = {
+        "rec_channels": channels,
+        "rec_funnel_days": once.group_by("date", "campaign", "step")
+        .agg(users=once.count())
+        .order_by("date"),
+        "rec_funnel_repeat": again.select(
+            "date", "campaign", "step", user=ibis.dense_rank().over(order_by=again.user_id)
+        ).order_by("date"),
+    }
     claims = be.table("revenue_marketing")
-    if "order_id" in claims.columns:
-        c = claims.mutate(campaign=claims.campaign.cast("string"))
-        c = c.mutate(seq=ibis.row_number().over(order_by=[c.date, c._row]))
-        c = c.left_join(channels, "campaign").drop("campaign_right")
-        c = c.left_join(fin, "order_id").drop("order_id_right")
-        out["rec_claims"] = c.select(
-            "order_id",
-            "date",
-            "campaign",
-            "channel",
-            "seq",
-            claim_cents=c.revenue_cents,
-            in_finance=c.fin_cents.notnull(),
-            fin_date=c.fin_date,
-            fin_cents=c.fin_cents,
-            fin_status=c.fin_status,
-        ).order_by("date")
-        claimed = claims.select("order_id").distinct().mutate(claimed=ibis.literal(True))
-        f = fin.left_join(claimed, "order_id").drop("order_id_right")
-        out["rec_finance"] = f.mutate(claimed=f.claimed.fill_null(False)).order_by("fin_date")
-    else:
+    if "order_id" not in claims.columns:
         out["rec_finance"] = fin.mutate(claimed=ibis.literal(False)).order_by("fin_date")
+        return out
+    c = claims.mutate(campaign=claims.campaign.cast("string"))
+    c = c.mutate(seq=ibis.row_number().over(order_by=[c.date, c._row]))
+    per = c.group_by("order_id").agg(
+        n=c.count(),
+        claims_cents=c.revenue_cents.sum().cast("int64"),
+        primary_cents=c.revenue_cents.argmin(c.seq),
+        date=c.date.min(),
+        campaign=c.campaign.min(),
+        uniform=(c.date.nunique() == 1) & (c.campaign.nunique() == 1),
+    )
+    per = per.left_join(fin, "order_id").drop("order_id_right")
+    per = per.mutate(in_finance=per.fin_cents.notnull())
+    orders = per.filter(per.uniform)
+    orders = orders.select(
+        "order_id",
+        "date",
+        "campaign",
+        "n",
+        "claims_cents",
+        "primary_cents",
+        "in_finance",
+        "fin_cents",
+        "fin_date",
+        "fin_status",
+    )
+    out["rec_orders"] = orders.order_by("date")
+    split = c.semi_join(per.filter(~per.uniform), "order_id")
+    split = split.left_join(fin, "order_id").drop("order_id_right")
+    out["rec_split_claims"] = split.select(
+        "order_id",
+        "date",
+        "campaign",
+        "seq",
+        claim_cents=split.revenue_cents,
+        in_finance=split.fin_cents.notnull(),
+        fin_date=split.fin_date,
+        fin_cents=split.fin_cents,
+        fin_status=split.fin_status,
+    ).order_by("date")
+    info = per.select(
+        "order_id",
+        claimed=ibis.literal(True),
+        split=~per.uniform,
+        c_date=per.uniform.ifelse(per.date, ibis.null("date")),
+        c_campaign=per.uniform.ifelse(per.campaign, ibis.null("string")),
+    )
+    f = fin.left_join(info, "order_id").drop("order_id_right")
+    out["rec_finance"] = f.mutate(
+        claimed=f.claimed.fill_null(False), split=f.split.fill_null(False)
+    ).order_by("fin_date")
     return out
 
 

@@ -10,11 +10,13 @@ previous outputs stay and the exception reaches the caller (the app shows it as 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pandas as pd
 import param
 
+from data.engine import Prepared
 from models.kpi import money
 
 
@@ -111,6 +113,21 @@ class DomainModel(param.Parameterized):
     def _refresh(self, *events: Any) -> None:
         outputs = self.compute()
         self.param.update(**outputs, computations=self.computations + 1)
+
+    def _query(
+        self, name: str, build: Callable[..., Any], key: Any = None, **values: Any
+    ) -> pd.DataFrame:
+        """Run the Ibis expression ``build(**values)``, compiled once per ``(name, key)``.
+
+        ``key`` names whatever changes the query's shape (a filter that is off or matches
+        nothing); ``values`` are dates, numbers and non-empty text lists, passed as parameters
+        of a prepared statement (see `data.engine.Prepared`).
+        """
+        cache = self.__dict__.setdefault("_prepared", {})
+        prepared = cache.get((name, key))
+        if prepared is None:
+            prepared = cache[(name, key)] = Prepared(self._be, build, values)
+        return prepared.run(self._be, **values)
 
     def filters(self) -> dict[str, list[Any]]:
         """The active filters (those with a choice)."""

@@ -1,11 +1,12 @@
 """Marketing vs finance reconciliation, order by order, with a bridge that ties to the cent.
 
 The rules are KPI_DEFINITIONS.md section 3. Queries read the marts of `data.marts`
-(``rec_claims``: each claim with its order's finance row; ``rec_finance``; ``rec_channels``) and
-the spend and funnel tables. Per period, one query classifies the orders claimed in the period
-and sums the bridge; one sums finance revenue by day. The bridge's end (finance revenue) is
-computed independently of its steps, and ``bridge_check`` reports their difference (always 0; the
-property tests hold it to that).
+(``rec_orders``: orders aggregated at ingest whose claims one filter cannot split;
+``rec_split_claims``: the claims of the few others; ``rec_finance``; ``rec_channels``) and the
+spend and funnel tables. Per period, one query classifies the orders claimed in the period and
+sums the bridge; one sums finance revenue by day; nothing is materialised. The bridge's end
+(finance revenue) is computed independently of its steps, and ``bridge_check`` reports their
+difference (always 0; the property tests hold it to that).
 
 When ``revenue_marketing`` has no order_id (an aggregate export), the model compares day x
 campaign instead: finance revenue of a day is allocated to that day's claimed campaigns pro rata
@@ -15,6 +16,7 @@ to their claims. Every output then carries ``approximate = True`` and the order 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +26,7 @@ import pandas as pd
 import param
 
 from models.base import DomainModel, set_options
-from models.influencer import apportion
+from models.influencer import apportion, split_cents
 from models.kpi import money, pct, ratio
 
 CLASSES = ("matched", "amount_mismatch", "missing_in_finance", "refunded")
@@ -56,6 +58,10 @@ EXCEPTION_COLUMNS = [
     "finance_date",
     "campaigns",
 ]
+
+
+def _sum_if(cond: ibis.BooleanValue, v: ibis.IntegerValue) -> ibis.IntegerValue:
+    return cond.ifelse(v, ibis.literal(0, "int64")).sum()
 
 
 def robust_scores(values: np.ndarray) -> np.ndarray:
@@ -104,14 +110,18 @@ class ReconciliationModel(DomainModel):
     def _setup(self) -> None:
         be = self._be
         names = be.list_tables()
-        self._channel_map = be.execute(be.table("rec_channels"))
-        self._spend = be.table("marketing_spend")
-        self._funnel = be.table("funnel_events")
+        self._channels_t = be.table("rec_channels")
+        self._channel_map = be.execute(self._channels_t)
+        self._spend_t = be.table("marketing_spend")
+        self._funnel_days = be.table("rec_funnel_days")
+        self._funnel_repeat = be.table("rec_funnel_repeat")
         self._fin = be.table("rec_finance")
-        self._claims = be.table("rec_claims") if "rec_claims" in names else None
+        by_order = "rec_orders" in names
+        self._orders_t = be.table("rec_orders") if by_order else None
+        self._split = be.table("rec_split_claims") if by_order else None
         self._raw_claims = be.table("revenue_marketing")
         with param.edit_constant(self):
-            self.approximate = self._claims is None
+            self.approximate = not by_order
         claimed = (
             be.execute(
                 self._raw_claims.select(c=self._raw_claims.campaign.cast("string")).distinct()
@@ -129,7 +139,11 @@ class ReconciliationModel(DomainModel):
 
     def _data_span(self) -> tuple[dt.date | None, dt.date | None]:
         parts = []
-        for t, col in ((self._spend, "date"), (self._raw_claims, "date"), (self._fin, "fin_date")):
+        for t, col in (
+            (self._spend_t, "date"),
+            (self._raw_claims, "date"),
+            (self._fin, "fin_date"),
+        ):
             r = self._be.execute(t.agg(lo=t[col].min(), hi=t[col].max()))
             if pd.notna(r["lo"].iloc[0]):
                 parts.append(
@@ -156,22 +170,37 @@ class ReconciliationModel(DomainModel):
     def _by_campaign(t: ibis.Table, camps: list[str] | None, col: str = "campaign") -> ibis.Table:
         if camps is None:
             return t
-        return (
-            t.filter(t[col].cast("string").isin(camps)) if camps else t.filter(ibis.literal(False))
-        )
+        if not camps:
+            return t.filter(ibis.literal(False))
+        passing = ibis.literal(camps, type="array<string>")
+        return t.filter(passing.contains(t[col].cast("string")))
+
+    def _run(
+        self, name: str, build: Callable[..., ibis.Expr], camps: list[str] | None, **values: Any
+    ) -> pd.DataFrame:
+        """Run query ``name`` for these campaigns and values (a prepared statement per shape:
+        no campaign filter, a filter matching nothing, a list of campaigns)."""
+        shape = "all" if camps is None else ("some" if camps else "none")
+        fixed = None if camps is None else []
+        if camps:
+            values["camps"] = camps
+        return self._query(name, lambda **v: build(**{"camps": fixed, **v}), shape, **values)
 
     # -- computation --------------------------------------------------------------------------
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
         p_start, p_end = self.previous_period()
         camps = self._passing()
-        if self._claims is None:
+        if self._orders_t is None:
             return self._compute_approximate(start, end, p_start, p_end, camps)
         cur = self._orders(start, end, camps, details=True)
         prev = self._orders(p_start, p_end, camps, details=False)
-        spend_c, users_c = self._spend_and_users(start, end, camps)
+        spend_c = self._spend(start, end, camps)
+        users_c, users_by_channel = self._users(start, end, camps)
         kpis = self._kpis(spend_c, users_c, cur)
-        kpis_prev = self._kpis(*self._spend_and_users(p_start, p_end, camps), prev)
+        kpis_prev = self._kpis(
+            self._spend(p_start, p_end, camps), self._users(p_start, p_end, camps)[0], prev
+        )
         steps = cur["bridge"]
         bridge = pd.DataFrame({"step": list(BRIDGE_STEPS), "amount": [money(v) for v in steps]})
         check = money(sum(steps[:-1]) - steps[-1])
@@ -184,7 +213,7 @@ class ReconciliationModel(DomainModel):
                 spend_c, cur["claims_by_campaign"], cur["finance_by_campaign"]
             ),
             "by_channel": self._channel_table(
-                spend_c, cur["claims_by_campaign"], cur["finance_by_campaign"], users_c
+                spend_c, cur["claims_by_campaign"], cur["finance_by_campaign"], users_by_channel
             ),
             "funnel": self._funnel_table(start, end, camps),
             "daily": self._daily(cur["daily_claims"], cur["daily_finance"], cur["lag"]),
@@ -193,90 +222,193 @@ class ReconciliationModel(DomainModel):
             "anomalies": self._anomaly_rows(start, end, camps),
         }
 
+    # Query builders: Ibis expressions of (start, end, camps, tolerances), compiled once each.
+    def _claims_in(
+        self, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> tuple[ibis.Table, ibis.Table]:
+        """Orders of ``rec_orders`` and claims of split orders, claimed in [start, end] by
+        passing campaigns."""
+        u = self._by_campaign(self._orders_t, camps)
+        s = self._by_campaign(self._split, camps)
+        return u.filter(u.date >= start, u.date <= end), s.filter(s.date >= start, s.date <= end)
+
+    def _order_rows(
+        self,
+        start: dt.date,
+        end: dt.date,
+        camps: list[str] | None,
+        abs_tol: float,
+        rel_tol: float,
+        timing_days: int,
+    ) -> ibis.Table:
+        """The orders claimed in the period, one classified row each: ``rec_orders`` rows as they
+        are, split orders grouped from their claims in the period."""
+        u, s = self._claims_in(start, end, camps)
+        g = s.group_by("order_id").agg(
+            date=s.date.argmin(s.seq),
+            campaign=s.campaign.argmin(s.seq),
+            n=s.count(),
+            claims_cents=s.claim_cents.sum().cast("int64"),
+            primary_cents=s.claim_cents.argmin(s.seq),
+            in_finance=s.in_finance.max(),
+            fin_cents=s.fin_cents.max(),
+            fin_date=s.fin_date.max(),
+            fin_status=s.fin_status.max(),
+            n_campaigns=s.campaign.nunique(),
+        )
+        one = u.mutate(n_campaigns=ibis.literal(1, "int64"))
+        o = ibis.union(one, g.select(*one.columns).cast(one.schema()))
+        booked = o.in_finance & (o.fin_status == "booked")
+        diff = (o.fin_cents - o.primary_cents).cast("float64")
+        tol = ibis.literal(abs_tol) * 100 + ibis.literal(rel_tol) * o.fin_cents.abs().cast(
+            "float64"
+        )
+        code = ibis.cases(  # index in CLASSES: integers compare faster than text
+            (~o.in_finance, CLASSES.index("missing_in_finance")),
+            (~booked, CLASSES.index("refunded")),
+            (diff.abs() > tol + 1e-9, CLASSES.index("amount_mismatch")),
+            else_=CLASSES.index("matched"),
+        )
+        apart = o.fin_date.delta(o.date, unit="day")
+        return o.mutate(
+            code=code,
+            booked=booked,
+            dup=o.n > 1,
+            timing=booked & (apart.abs() > ibis.literal(timing_days)),
+            apart=apart,
+            outside=booked & ((o.fin_date < start) | (o.fin_date > end)),
+        )
+
+    def _summary_q(self, **v: Any) -> ibis.Table:
+        o = self._order_rows(**v)
+        return o.agg(
+            orders_claimed=o.count(),
+            **{f"orders_{k}": (o.code == i).sum() for i, k in enumerate(CLASSES)},
+            orders_duplicate_claims=o.dup.sum(),
+            orders_timing=o.timing.sum(),
+            marketing=o.claims_cents.sum(),
+            dups=(o.claims_cents - o.primary_cents).sum(),
+            missing=_sum_if(o.code == CLASSES.index("missing_in_finance"), o.primary_cents),
+            refunded=_sum_if(o.code == CLASSES.index("refunded"), o.primary_cents),
+            amount_diff=_sum_if(o.booked, o.fin_cents - o.primary_cents),
+            timing_out=_sum_if(o.outside, o.fin_cents),
+            lag=(o.code == 0).ifelse(o.apart, ibis.null("int64")).median(),
+        )
+
+    def _finance_rows(
+        self, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> tuple[ibis.Table, ibis.BooleanValue, ibis.BooleanValue]:
+        """Booked finance rows dated in the period, with ``in_c`` (claimed by a passing
+        campaign at any date) and ``in_p`` (claimed by one in the period)."""
+        f = self._fin.filter(
+            self._fin.fin_status == "booked", self._fin.fin_date >= start, self._fin.fin_date <= end
+        )
+        sa = self._by_campaign(self._split, camps)
+        sa = sa.group_by("order_id").agg(s_in_p=((sa.date >= start) & (sa.date <= end)).any())
+        f = f.left_join(sa, "order_id").drop("order_id_right")
+        if camps is None:
+            passes = f.claimed
+        elif camps:
+            passes = ibis.literal(camps, type="array<string>").contains(f.c_campaign)
+            passes = passes.fill_null(False)
+        else:
+            passes = ibis.literal(False)
+        by_order = ~f.split & passes
+        in_c = by_order | f.s_in_p.notnull()
+        in_p = (by_order & (f.c_date >= start) & (f.c_date <= end)) | f.s_in_p.fill_null(False)
+        return f, in_c, in_p
+
+    def _finance_daily_q(self, start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+        f, in_c, in_p = self._finance_rows(start, end, camps)
+        everything = ibis.literal(camps is None)
+        return f.group_by("fin_date").agg(
+            finance=_sum_if(in_c | everything, f.fin_cents),
+            timing_in=_sum_if(in_c & ~in_p, f.fin_cents),
+            finance_only=_sum_if(~in_c & everything, f.fin_cents),
+            n_finance_only=(~in_c & everything).sum(),
+        )
+
+    def _claims_daily_q(self, start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+        u, _ = self._claims_in(start, end, camps)
+        booked = u.in_finance & (u.fin_status == "booked")
+        return u.group_by(["date", "campaign"]).agg(
+            claims=u.claims_cents.sum(), fin=_sum_if(booked, u.fin_cents)
+        )
+
+    def _split_claims_q(self, start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+        _, s = self._claims_in(start, end, camps)
+        return s.select(
+            "order_id",
+            "date",
+            "campaign",
+            claims=s.claim_cents,
+            fin=s.fin_cents,
+            booked=s.in_finance & (s.fin_status == "booked"),
+        )
+
+    def _exceptions_q(self, **v: Any) -> ibis.Table:
+        """Every order not plainly matched, then the finance-only orders (no campaign filter),
+        sorted by class and order_id; an order claimed by several campaigns lists them all."""
+        start, end, camps = v["start"], v["end"], v["camps"]
+        o = self._order_rows(**v)
+        _, s = self._claims_in(start, end, camps)
+        pairs = s.select("order_id", "campaign").distinct()
+        names = pairs.group_by("order_id").agg(
+            names=pairs.campaign.group_concat(", ", order_by=pairs.campaign)
+        )
+        ex = o.filter((o.code != 0) | o.dup | o.timing).left_join(names, "order_id")
+        ex = ex.select(
+            order_id=ex.order_id.cast("string"),
+            code=ex.code,
+            dup=ex.dup,
+            timing=ex.timing,
+            primary_cents=ex.primary_cents,
+            claims_cents=ex.claims_cents,
+            fin_cents=ex.fin_cents,
+            date=ex.date,
+            fin_date=ex.fin_date,
+            campaigns=ex.names.fill_null(ex.campaign),
+        )
+        if camps is None:
+            f, in_c, _ = self._finance_rows(start, end, camps)
+            only = f.filter(~in_c)
+            only = only.select(
+                order_id=only.order_id.cast("string"),
+                code=ibis.literal(len(CLASSES)),
+                dup=ibis.literal(False),
+                timing=ibis.literal(False),
+                primary_cents=ibis.null("int64"),
+                claims_cents=ibis.null("int64"),
+                fin_cents=only.fin_cents,
+                date=ibis.null("date"),
+                fin_date=only.fin_date,
+                campaigns=ibis.literal(""),
+            )
+            ex = ibis.union(ex, only.cast(ex.schema()))
+        names_by_code = [*CLASSES, "finance_only"]
+        cls = ibis.cases(*((ex.code == i, n) for i, n in enumerate(names_by_code)))
+        return ex.mutate(
+            cls=cls,
+            # in SQL, so the column types are exact whatever the engine makes of the union
+            **{
+                k: ex[k].cast("float64") / 100
+                for k in ("primary_cents", "claims_cents", "fin_cents")
+            },
+        ).order_by("cls", "order_id")
+
     def _orders(
         self, start: dt.date, end: dt.date, camps: list[str] | None, details: bool
     ) -> dict[str, Any]:
         """Classify the orders claimed in [start, end] and sum the bridge steps (cents)."""
-        be = self._be
-        c = self._by_campaign(self._claims, camps)
-        cp = c.filter(c.date >= start, c.date <= end)
-        o = cp.group_by("order_id").agg(
-            n=cp.count(),
-            claims_cents=cp.claim_cents.sum(),
-            primary_cents=cp.claim_cents.argmin(cp.seq),
-            claim_date=cp.date.argmin(cp.seq),
-            campaign=cp.campaign.argmin(cp.seq),
-            n_campaigns=cp.campaign.nunique(),
-            in_finance=cp.in_finance.max(),
-            fin_cents=cp.fin_cents.max(),
-            fin_date=cp.fin_date.max(),
-            fin_status=cp.fin_status.max(),
-        )
-        booked = o.in_finance & (o.fin_status == "booked")
-        diff = (o.fin_cents - o.primary_cents).cast("float64")
-        tol = self.abs_tol * 100 + self.rel_tol * o.fin_cents.abs().cast("float64")
-        cls = ibis.cases(
-            (~o.in_finance, "missing_in_finance"),
-            (~booked, "refunded"),
-            (diff.abs() > tol + 1e-9, "amount_mismatch"),
-            else_="matched",
-        )
-        apart = o.fin_date.delta(o.claim_date, unit="day")
-        o = o.mutate(
-            cls=cls,
-            booked=booked,
-            dup=o.n > 1,
-            timing=booked & (apart.abs() > self.timing_days),
-            apart=apart,
-            outside=booked & ((o.fin_date < start) | (o.fin_date > end)),
-        )
-        # One materialisation per period (a session-local temp table): the queries below then
-        # read a small table instead of recompiling and re-running the classification.
-        o = be.create_table(
-            f"_rec_orders_{'cur' if details else 'prev'}", o, temp=True, overwrite=True
-        )
-        zero = ibis.literal(0, "int64")
-
-        def s(cond: ibis.BooleanValue, v: ibis.IntegerValue) -> ibis.IntegerValue:
-            return cond.ifelse(v, zero).sum()
-
-        agg = {
-            "orders_claimed": o.count(),
-            **{f"orders_{k}": (o.cls == k).sum() for k in CLASSES},
-            "orders_duplicate_claims": o.dup.sum(),
-            "orders_timing": o.timing.sum(),
-            "marketing": o.claims_cents.sum(),
-            "dups": (o.claims_cents - o.primary_cents).sum(),
-            "missing": s(o.cls == "missing_in_finance", o.primary_cents),
-            "refunded": s(o.cls == "refunded", o.primary_cents),
-            "amount_diff": s(o.booked, o.fin_cents - o.primary_cents),
-            "timing_out": s(o.outside, o.fin_cents),
-            "lag": (o.cls == "matched").ifelse(o.apart, ibis.null("int64")).median(),
+        period = {"start": start, "end": end}
+        tols = {
+            "abs_tol": float(self.abs_tol),
+            "rel_tol": float(self.rel_tol),
+            "timing_days": int(self.timing_days),
         }
-        summary = be.execute(o.agg(**agg)).iloc[0].to_dict()
-        summary = {k: (0 if pd.isna(v) else v) for k, v in summary.items()}
-
-        # Finance side: booked orders with finance date in the period.
-        f = self._fin.filter(
-            self._fin.fin_status == "booked", self._fin.fin_date >= start, self._fin.fin_date <= end
-        )
-        in_p = o.select("order_id").mutate(in_p=ibis.literal(True))
-        f = f.left_join(in_p, "order_id").drop("order_id_right")
-        if camps is None:
-            f = f.mutate(in_c=f.claimed)
-        else:
-            any_c = c.select("order_id").distinct().mutate(in_c=ibis.literal(True))
-            f = f.left_join(any_c, "order_id").drop("order_id_right")
-        f = f.mutate(in_c=f.in_c.fill_null(False), in_p=f.in_p.fill_null(False))
-        counted = f.in_c | ibis.literal(camps is None)
-        daily_f = be.execute(
-            f.group_by("fin_date").agg(
-                finance=s(counted, f.fin_cents),
-                timing_in=s(f.in_c & ~f.in_p, f.fin_cents),
-                finance_only=s(~f.in_c & ibis.literal(camps is None), f.fin_cents),
-                n_finance_only=(~f.in_c & ibis.literal(camps is None)).sum(),
-            )
-        )
+        summary = self._run("summary", self._summary_q, camps, **period, **tols)
+        summary = {k: (0 if pd.isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
+        daily_f = self._run("finance_daily", self._finance_daily_q, camps, **period)
         tot = {
             k: int(daily_f[k].sum())
             for k in ("finance", "timing_in", "finance_only", "n_finance_only")
@@ -300,131 +432,91 @@ class ReconciliationModel(DomainModel):
         }
         if not details:
             return out
-        dc = be.execute(cp.group_by(["date", "campaign"]).agg(claims=cp.claim_cents.sum()))
-        out["daily_claims"] = dc.groupby("date", as_index=False)["claims"].sum()
+        # Claims by day x campaign, and finance revenue by campaign: orders of one campaign
+        # from rec_orders; split claims (few) in pandas, an order claimed by k campaigns giving
+        # 1/k of its finance revenue to each.
+        dc = self._run("claims_daily", self._claims_daily_q, camps, **period)
+        sc = self._run("split_claims", self._split_claims_q, camps, **period)
+        claims = pd.concat([dc[["date", "campaign", "claims"]], sc[["date", "campaign", "claims"]]])
+        out["daily_claims"] = claims.groupby("date", as_index=False)["claims"].sum()
         out["daily_finance"] = daily_f[["fin_date", "finance"]]
-        out["claims_by_campaign"] = dc.groupby("campaign", as_index=False)["claims"].sum()
-        pairs = cp.filter(cp.in_finance & (cp.fin_status == "booked"))
-        pairs = pairs.select("order_id", "campaign", "fin_cents").distinct()
-        pairs = pairs.mutate(k=pairs.count().over(group_by="order_id"))
-        single = be.execute(
-            pairs.filter(pairs.k == 1).group_by("campaign").agg(fin=pairs.fin_cents.sum())
-        )
-        multi = be.execute(pairs.filter(pairs.k > 1))
-        out["finance_by_campaign"] = self._split_multi(single, multi)
-        ex = o.filter((o.cls != "matched") | o.dup | o.timing)
-        ex_df = be.execute(
-            ex.select(
-                "order_id",
-                "cls",
-                "dup",
-                "timing",
-                "primary_cents",
-                "claims_cents",
-                "fin_cents",
-                "claim_date",
-                "fin_date",
-                "campaign",
-                "n_campaigns",
-            )
-        )
-        only = None
-        if camps is None:
-            only = be.execute(f.filter(~f.in_c).select("order_id", "fin_cents", "fin_date"))
-        out["exceptions"] = self._exception_table(ex_df, only, cp)
+        out["claims_by_campaign"] = claims.groupby("campaign", as_index=False)["claims"].sum()
+        pairs = sc[sc["booked"]].drop_duplicates(["order_id", "campaign"])
+        pairs = pairs.sort_values(["order_id", "campaign"]).assign(one=1)
+        pairs["share"] = split_cents(pairs, "order_id", "fin", "one").astype(np.int64)
+        fin = pd.concat([dc[["campaign", "fin"]], pairs[["campaign"]].assign(fin=pairs["share"])])
+        out["finance_by_campaign"] = fin.groupby("campaign")["fin"].sum().astype(np.int64)
+        rows = self._run("exceptions", self._exceptions_q, camps, **period, **tols)
+        out["exceptions"] = self._exception_table(rows)
         return out
 
     @staticmethod
-    def _split_multi(single: pd.DataFrame, multi: pd.DataFrame) -> pd.Series:
-        """Finance revenue per campaign; an order claimed by k campaigns gives 1/k to each
-        (largest remainder, campaigns in name order, so parts add up to the order)."""
-        total = single.set_index("campaign")["fin"].astype(np.int64)
-        if len(multi):
-            multi = multi.sort_values(["order_id", "campaign"])
-            parts = []
-            for _, g in multi.groupby("order_id", sort=False):
-                shares = apportion(np.ones(len(g)), int(g["fin_cents"].iloc[0]))
-                parts.append(pd.Series(shares, index=g["campaign"].to_numpy()))
-            extra = pd.concat(parts).groupby(level=0).sum()
-            total = total.add(extra, fill_value=0).astype(np.int64)
-        return total
-
-    def _exception_table(
-        self, ex: pd.DataFrame, only: pd.DataFrame | None, cp: ibis.Table
-    ) -> pd.DataFrame:
-        rows = ex.copy()
+    def _exception_table(rows: pd.DataFrame) -> pd.DataFrame:
         flags = np.where(
             rows["dup"] & rows["timing"],
             "duplicate_claim,timing",
             np.where(rows["dup"], "duplicate_claim", np.where(rows["timing"], "timing", "")),
         )
-        campaigns = rows["campaign"].astype(str)
-        multi = rows["n_campaigns"] > 1
-        if multi.any():
-            ids = rows.loc[multi, "order_id"].tolist()
-            sub = cp.filter(cp.order_id.isin(ids))
-            names = self._be.execute(
-                sub.group_by("order_id").agg(names=sub.campaign.collect(distinct=True))
-            )
-            joined = {r.order_id: ", ".join(sorted(r.names)) for r in names.itertuples()}
-            campaigns = campaigns.where(~multi, rows["order_id"].map(joined))
-        table = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "order_id": rows["order_id"].astype(str),
+                "order_id": rows["order_id"],
                 "class": rows["cls"],
                 "flags": flags,
-                "claimed_revenue": rows["primary_cents"] / 100.0,
-                "claims_total": rows["claims_cents"] / 100.0,
-                "finance_revenue": rows["fin_cents"] / 100.0,
-                "claim_date": pd.to_datetime(rows["claim_date"]).dt.date,
+                "claimed_revenue": rows["primary_cents"],
+                "claims_total": rows["claims_cents"],
+                "finance_revenue": rows["fin_cents"],
+                "claim_date": pd.to_datetime(rows["date"]).dt.date,
                 "finance_date": pd.to_datetime(rows["fin_date"]).dt.date,
-                "campaigns": campaigns,
-            }
+                "campaigns": rows["campaigns"],
+            },
+            columns=EXCEPTION_COLUMNS,
         )
-        if only is not None and len(only):
-            finance_only = pd.DataFrame(
-                {
-                    "order_id": only["order_id"].astype(str),
-                    "class": "finance_only",
-                    "flags": "",
-                    "claimed_revenue": np.nan,
-                    "claims_total": np.nan,
-                    "finance_revenue": only["fin_cents"] / 100.0,
-                    "claim_date": None,
-                    "finance_date": pd.to_datetime(only["fin_date"]).dt.date,
-                    "campaigns": "",
-                }
-            )
-            table = (
-                pd.concat([table, finance_only], ignore_index=True)
-                if len(table)
-                else (finance_only)
-            )
-        return table[EXCEPTION_COLUMNS].sort_values(["class", "order_id"]).reset_index(drop=True)
 
-    def _spend_and_users(
+    def _spend(self, start: dt.date, end: dt.date, camps: list[str] | None) -> pd.DataFrame:
+        """Spend (cents) per campaign in [start, end]."""
+
+        def build(start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+            sp = self._by_campaign(self._spend_t, camps)
+            sp = sp.filter(sp.date >= start, sp.date <= end)
+            return sp.group_by(campaign=sp.campaign.cast("string")).agg(spend=sp.spend_cents.sum())
+
+        return self._run("spend", build, camps, start=start, end=end)
+
+    def _users(
         self, start: dt.date, end: dt.date, camps: list[str] | None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        sp = self._by_campaign(self._spend, camps)
-        sp = sp.filter(sp.date >= start, sp.date <= end)
-        spend = self._be.execute(
-            sp.group_by(campaign=sp.campaign.cast("string")).agg(spend=sp.spend_cents.sum())
-        )
-        fe = self._by_campaign(self._funnel, camps)
-        fe = fe.filter(
-            fe.campaign.notnull(),
-            fe.event_type.cast("string") == "checkout",
-            fe.timestamp.date() >= start,
-            fe.timestamp.date() <= end,
-        )
-        users = self._be.execute(
-            fe.select("user_id", campaign=fe.campaign.cast("string")).distinct()
-        )
-        return spend, users
+    ) -> tuple[int, pd.Series]:
+        """Distinct users with a checkout event in [start, end] that carries a passing campaign:
+        in total, and per channel of that campaign (one query)."""
 
-    def _kpis(
-        self, spend_df: pd.DataFrame, users: pd.DataFrame, r: dict[str, Any]
-    ) -> dict[str, Any]:
+        def build(start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+            days, rep = (self._funnel_rows(t, start, end, camps) for t in self._funnel_tables())
+            days, rep = (t.filter(t.step == "checkout") for t in (days, rep))
+            days, rep = (t.left_join(self._channels_t, "campaign") for t in (days, rep))
+            days, rep = (t.mutate(channel=t.channel.fill_null("(no channel)")) for t in (days, rep))
+            return ibis.union(
+                days.agg(channel=ibis.null("string"), users=days.users.sum()),
+                rep.agg(channel=ibis.null("string"), users=rep.user.nunique()),
+                days.group_by("channel").agg(users=days.users.sum()),
+                rep.group_by("channel").agg(users=rep.user.nunique()),
+                distinct=False,
+            )
+
+        r = self._run("users", build, camps, start=start, end=end).fillna({"users": 0})
+        is_total = r["channel"].isna()
+        n = int(r.loc[is_total, "users"].sum())
+        per = r[~is_total].groupby("channel")["users"].sum()
+        return n, per.astype(np.int64)
+
+    def _funnel_tables(self) -> tuple[ibis.Table, ibis.Table]:
+        return self._funnel_days, self._funnel_repeat
+
+    def _funnel_rows(
+        self, t: ibis.Table, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> ibis.Table:
+        t = self._by_campaign(t, camps)
+        return t.filter(t.date >= start, t.date <= end)
+
+    def _kpis(self, spend_df: pd.DataFrame, users: int, r: dict[str, Any]) -> dict[str, Any]:
         spend = int(spend_df["spend"].sum())
         s = r["summary"]
         mkt, fin = int(s["marketing"]), int(r["finance_cents"])
@@ -435,7 +527,7 @@ class ReconciliationModel(DomainModel):
             "discrepancy_pct": pct(mkt - fin, fin),
             "roas_marketing": ratio(mkt, spend),
             "roas_finance": ratio(fin, spend),
-            "cac": money(Decimal(spend) / users["user_id"].nunique()) if len(users) else None,
+            "cac": money(Decimal(spend) / users) if users else None,
             "orders_claimed": int(s["orders_claimed"]),
             **{f"orders_{c}": int(s[f"orders_{c}"]) for c in CLASSES},
             "orders_duplicate_claims": int(s["orders_duplicate_claims"]),
@@ -483,7 +575,7 @@ class ReconciliationModel(DomainModel):
         return out[cols]
 
     def _channel_table(
-        self, spend: pd.DataFrame, claims: pd.DataFrame, finance: pd.Series, users: pd.DataFrame
+        self, spend: pd.DataFrame, claims: pd.DataFrame, finance: pd.Series, users: pd.Series
     ) -> pd.DataFrame:
         cols = [
             "channel",
@@ -507,15 +599,13 @@ class ReconciliationModel(DomainModel):
             k: v.groupby(chan.reindex(v.index).fillna("(no channel)").to_numpy()).sum()
             for k, v in frames.items()
         }
-        u = users.assign(channel=chan.reindex(users["campaign"]).fillna("(no channel)").to_numpy())
-        n_users = u.groupby("channel")["user_id"].nunique()
         keys = sorted(set().union(*(set(v.index) for v in by.values())))
         if not keys:
             return pd.DataFrame(columns=cols)
         sp, cl, fi = (
             by[k].reindex(keys).fillna(0).astype(np.int64) for k in ("spend", "claims", "fin")
         )
-        nu = n_users.reindex(keys).fillna(0).astype(np.int64)
+        nu = users.reindex(keys).fillna(0).astype(np.int64)
         out = pd.DataFrame({"channel": keys})
         out["spend"] = [money(int(v)) for v in sp]
         out["revenue_marketing"] = [money(int(v)) for v in cl]
@@ -530,15 +620,17 @@ class ReconciliationModel(DomainModel):
 
     def _funnel_table(self, start: dt.date, end: dt.date, camps: list[str] | None) -> pd.DataFrame:
         cols = ["campaign", "step", "users", "step_conversion"]
-        fe = self._by_campaign(self._funnel, camps)
-        fe = fe.filter(
-            fe.campaign.notnull(), fe.timestamp.date() >= start, fe.timestamp.date() <= end
-        )
-        g = self._be.execute(
-            fe.group_by(campaign=fe.campaign.cast("string"), step=fe.event_type.cast("string")).agg(
-                users=fe.user_id.nunique()
+
+        def build(start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
+            days, rep = (self._funnel_rows(t, start, end, camps) for t in self._funnel_tables())
+            return ibis.union(
+                days.group_by("campaign", "step").agg(users=days.users.sum()),
+                rep.group_by("campaign", "step").agg(users=rep.user.nunique()),
+                distinct=False,
             )
-        )
+
+        g = self._run("funnel", build, camps, start=start, end=end)
+        g = g.groupby(["campaign", "step"], as_index=False)["users"].sum()
         rows = []
         for campaign in sorted(g["campaign"].unique()):
             sub = g[g["campaign"] == campaign].set_index("step")["users"]
@@ -604,7 +696,7 @@ class ReconciliationModel(DomainModel):
     ) -> dict[str, Any]:
         cur = self._day_campaign(start, end, camps)
         prev = self._day_campaign(p_start, p_end, camps)
-        spend_c, users_c = self._spend_and_users(start, end, camps)
+        spend_c, users_c = self._spend(start, end, camps), self._users(start, end, camps)[1]
         kpis = self._approx_kpis(start, end, camps, cur)
         kpis_prev = self._approx_kpis(p_start, p_end, camps, prev)
         steps = self._approx_steps(cur, camps)
@@ -672,7 +764,7 @@ class ReconciliationModel(DomainModel):
     def _approx_kpis(
         self, start: dt.date, end: dt.date, camps: list[str] | None, cur: pd.DataFrame
     ) -> dict[str, Any]:
-        spend_df, users = self._spend_and_users(start, end, camps)
+        spend_df, users = self._spend(start, end, camps), self._users(start, end, camps)[0]
         spend = int(spend_df["spend"].sum())
         steps = self._approx_steps(cur, camps)
         mkt, fin = steps[0], steps[-1]
@@ -691,7 +783,7 @@ class ReconciliationModel(DomainModel):
             "discrepancy_pct": pct(mkt - fin, fin),
             "roas_marketing": ratio(mkt, spend),
             "roas_finance": ratio(fin, spend),
-            "cac": money(Decimal(spend) / users["user_id"].nunique()) if len(users) else None,
+            "cac": money(Decimal(spend) / users) if users else None,
             **dict.fromkeys(keys),
             "bridge": [
                 {"step": n, "amount": money(v)} for n, v in zip(APPROX_STEPS, steps, strict=True)

@@ -59,10 +59,14 @@ def check_domain_pages(page: Any, url: str, timeout_ms: int = 120_000) -> None:
     Python traceback in the page."""
     page.goto(url)
     for nav, (title, *labels) in PAGES.items():
-        page.get_by_text(nav, exact=True).first.click(timeout=timeout_ms)
-        page.wait_for_selector(f"text={title}", timeout=timeout_ms)
-        for label in labels:
-            page.get_by_text(label, exact=True).first.wait_for(timeout=30_000)
+        try:
+            page.get_by_text(nav, exact=True).first.click(timeout=timeout_ms)
+            page.wait_for_selector(f"text={title}", timeout=timeout_ms)
+            for label in labels:
+                page.get_by_text(label, exact=True).first.wait_for(timeout=30_000)
+        except Exception:  # keep what the page showed, for whoever reads the failure
+            page.screenshot(path=str(ARTIFACTS / f"failed-{nav.split()[0].lower()}.png"))
+            raise
         assert "Traceback" not in page.content()
 
 
