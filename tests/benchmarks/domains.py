@@ -56,43 +56,12 @@ def pandas_influencer(root: Path, brand: str | None, start: dt.date, end: dt.dat
     }
 
 
-def pandas_bridge(root: Path, start: dt.date, end: dt.date) -> list[int]:
-    """The bridge of KPI_DEFINITIONS.md with plain pandas (no filters)."""
-    f = root / "reconciliation"
-    c = pd.read_parquet(f / "revenue_marketing.parquet").reset_index(names="_row")
-    fin = pd.read_parquet(f / "revenue_finance.parquet")
-    c["cents"] = (c["revenue"] * 100).round().astype("int64")
-    fin["cents"] = (fin["revenue"] * 100).round().astype("int64")
-    cp = c[(c["date"] >= start) & (c["date"] <= end)].sort_values(["date", "_row"])
-    first = cp.drop_duplicates("order_id")
-    dups = int(cp["cents"].sum() - first["cents"].sum())
-    o = first.merge(fin, on="order_id", how="left", suffixes=("", "_f"))
-    missing = o["cents_f"].isna()
-    booked = ~missing & (o["status"].fillna("booked") == "booked")
-    refunded = ~missing & ~booked
-    outside = booked & ((o["date_f"] < start) | (o["date_f"] > end))
-    fp = fin[
-        (fin["status"].fillna("booked") == "booked") & (fin["date"] >= start) & (fin["date"] <= end)
-    ]
-    claimed_any = fp["order_id"].isin(c["order_id"])
-    in_p = fp["order_id"].isin(cp["order_id"])
-    return [
-        int(cp["cents"].sum()),
-        -dups,
-        -int(o.loc[missing, "cents"].sum()),
-        -int(o.loc[refunded, "cents"].sum()),
-        int((o.loc[booked, "cents_f"] - o.loc[booked, "cents"]).sum()),
-        -int(o.loc[outside, "cents_f"].sum()) + int(fp.loc[claimed_any & ~in_p, "cents"].sum()),
-        int(fp.loc[~claimed_any, "cents"].sum()),
-        int(fp["cents"].sum()),
-    ]
-
-
 def main() -> None:
     from data.engine import open_source
     from data.generate import generate
     from models.influencer import InfluencerModel
     from models.reconciliation import ReconciliationModel
+    from tests import recon_reference
 
     tracking = int(os.environ.get("BENCH_TRACKING_ROWS", 1_000_000))
     claims = int(os.environ.get("BENCH_CLAIMS", 1_000_000))
@@ -150,19 +119,23 @@ def main() -> None:
     rec = ReconciliationModel(src)
     chans = rec.param.channels.objects
     rcases = [([], rec.data_start, rec.data_end), ([chans[0]], *q2), ([], *q2)]
+    m = rec._channel_map
+    chan0 = sorted(m.loc[m["channel"] == chans[0], "campaign"])
 
     def rec_change(i: int) -> None:
         c, s, e = rcases[i % len(rcases)]
         rec.param.update(channels=c, start=s, end=e)
 
-    def rec_pandas(i: int) -> None:
-        pandas_bridge(root, rec.data_start, rec.data_end)
+    def rec_pandas(i: int) -> None:  # the same cases, from the raw files each time
+        c, s, e = rcases[i % len(rcases)]
+        recon_reference.reconcile(recon_reference.load(root), s, e, chan0 if c else None)
 
     lat = _timed(rec_change, repeats)
     lat_pd = _timed(rec_pandas, max(3, repeats // 3))
     rec.param.update(channels=[], start=rec.data_start, end=rec.data_end)
     ours = [int(v * 100) for v in rec.bridge["amount"]]
-    assert ours == pandas_bridge(root, rec.data_start, rec.data_end), "bridge differs from pandas"
+    ref = recon_reference.reconcile(recon_reference.load(root), rec.data_start, rec.data_end)
+    assert ours == ref["bridge"], "bridge differs from pandas"
     result["reconciliation"] = {
         "median_ms": statistics.median(lat),
         "p95_ms": sorted(lat)[-1],
