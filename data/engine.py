@@ -32,7 +32,7 @@ from ibis.backends.duckdb import Backend as _DuckDBBackend
 from data import schemas
 from data.validate import DomainData, Problem, Report, find_file, load_domain
 
-ENGINE_VERSION = "7"  # bump when ingest or marts change, so caches rebuild
+ENGINE_VERSION = "8"  # bump when ingest or marts change, so caches rebuild
 SORT_KEYS = {
     "transactions": "ts",
     "posts": "date",
@@ -65,7 +65,9 @@ class Prepared:
     a change. ``build(**values)`` returns the expression; it is called once with sentinel values
     (dates in 1901.., numbers near 10^9, one-string lists) whose SQL spelling is then replaced by
     ``$name`` parameters. A value the builder transforms in Python (so its sentinel never reaches
-    the SQL) is a programming error and raises at prepare time, not a silent wrong answer.
+    the SQL) is a programming error and raises at prepare time. A builder must use each value
+    only as an Ibis literal: derived values (``min(a, b)``, ``end + 1 day``) are computed by the
+    caller and passed as values of their own, or the sentinels would decide them once for all.
 
     Supported values: ``datetime.date``, ``int``, ``float`` and non-empty ``list[str]`` (keep
     ``None`` / empty lists / booleans out: they change the query's shape, so they belong in the

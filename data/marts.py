@@ -33,6 +33,8 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
     and intents (retries of one payment grouped by intent_id; a row without one is its own
     intent) counted on the day, channel and method of the intent's first attempt.
     ``pay_declines``: declined attempts by merchant x day x channel x method x reason.
+    ``pay_monthly``: approved attempts and GPV by merchant x month (``year * 12 + month - 1``) x
+    channel x method, with merchant attributes: what cohort retention reads.
     """
     t = be.table("transactions")
     cols = t.columns
@@ -83,7 +85,10 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
     d = t.filter(~t.ok)
     declines = d.group_by([*PAY_KEYS, "decline_reason"]).agg(count=d.count())
     declines = declines.join(m, "merchant_id").order_by("day")
-    return {"pay_daily": daily, "pay_declines": declines}
+    month = (daily.day.year() * 12 + daily.day.month() - 1).name("month")
+    monthly = daily.group_by(["merchant_id", month, "channel", "payment_method", *MERCHANT_ATTRS])
+    monthly = monthly.agg(approved=daily.approved.sum(), gpv_cents=daily.gpv_cents.sum())
+    return {"pay_daily": daily, "pay_declines": declines, "pay_monthly": monthly}
 
 
 MART_BUILDERS["payments"] = payments_marts

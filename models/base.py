@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import ibis
 import pandas as pd
 import param
 
@@ -164,6 +165,12 @@ class DomainModel(param.Parameterized):
         return out
 
 
+def passes(column: ibis.Value, values: list[str]) -> ibis.BooleanValue:
+    """``column`` (as text) is one of ``values``: written as a list literal, so a prepared
+    query can take the list as one parameter."""
+    return ibis.literal(values, type="array<string>").contains(column.cast("string"))
+
+
 def set_options(model: param.Parameterized, name: str, values: list[Any]) -> None:
     """Give a ListSelector filter its choices (sorted, as found in the data)."""
     parameter = model.param[name]
@@ -171,4 +178,4 @@ def set_options(model: param.Parameterized, name: str, values: list[Any]) -> Non
     parameter.check_on_set = True  # a value not in the data is refused (typos on the CLI)
 
 
-__all__ = ["DomainModel", "money", "set_options"]
+__all__ = ["DomainModel", "money", "passes", "set_options"]

@@ -28,7 +28,7 @@ import pandas as pd
 import param
 
 from data.marts import ATTRIBUTION_MODELS, TIER_NAMES, tier_of
-from models.base import DomainModel, set_options
+from models.base import DomainModel, passes, set_options
 from models.kpi import money, pct, ratio
 
 SALE_FILTERS = {"platforms": "platform", "categories": "category", "tiers": "tier"}
@@ -214,18 +214,19 @@ class InfluencerModel(DomainModel):
         return (min(los), max(his)) if los else (None, None)
 
     # -- queries --------------------------------------------------------------------------
-    def _sql_filtered(self, t: ibis.Table, with_brand_product: bool) -> ibis.Table:
-        preds = [
-            t[col].isin(list(getattr(self, p)))
-            for p, col in SALE_FILTERS.items()
-            if getattr(self, p)
-        ]
-        if with_brand_product:
-            if self.brands:
-                preds.append(t.brand.isin(list(self.brands)))
-            if self.products:
-                preds.append(t["product"].isin(list(self.products)))
+    @staticmethod
+    def _sql_filtered(t: ibis.Table, choices: dict[str, list[str]]) -> ibis.Table:
+        cols = {**SALE_FILTERS, "brands": "brand", "products": "product"}
+        preds = [passes(t[cols[p]], values) for p, values in choices.items()]
         return t.filter(*preds) if preds else t
+
+    def _run(
+        self, name: str, build: Any, filters: tuple[str, ...], key: Any = None, **values: Any
+    ) -> pd.DataFrame:
+        """Run query ``name`` with those of ``filters`` that are active (one prepared statement
+        per set of active filters and ``key``; dates and filter values are its parameters)."""
+        choices = {f: [str(v) for v in getattr(self, f)] for f in filters if getattr(self, f)}
+        return self._query(name, build, (tuple(sorted(choices)), key), **values, **choices)
 
     def _pandas_filtered(self, df: pd.DataFrame) -> pd.DataFrame:
         keep = np.ones(len(df), dtype=bool)
@@ -238,26 +239,31 @@ class InfluencerModel(DomainModel):
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
         p_start, _ = self.previous_period()
-        be = self._be
-        s = self._sql_filtered(self._sales, with_brand_product=False)
-        s = s.filter(s.day >= p_start, s.day <= end)
-        sales = be.execute(
-            s.group_by([(s.day >= start).name("cur"), *GROUP_KEYS]).agg(
+
+        def sales_q(p_start: dt.date, start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
+            s = self._sql_filtered(self._sales, ch)
+            s = s.filter(s.day >= p_start, s.day <= end)
+            return s.group_by([(s.day >= start).name("cur"), *GROUP_KEYS]).agg(
                 sales=s.count(),
                 orders=s.orders.sum(),
                 revenue_cents=s.revenue_cents.sum(),
                 commission_cents=s.commission_cents.sum(),
             )
-        )
-        p = self._sql_filtered(self._posts, with_brand_product=False)
-        if self.brands:
-            p = p.filter(p.brand.isin(list(self.brands)))
-        posts = be.execute(p.filter(p.day >= p_start, p.day <= end))
+
+        def rows_q(t: ibis.Table) -> Any:
+            def build(p_start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
+                t_ = self._sql_filtered(t, ch)
+                return t_.filter(t_.day >= p_start, t_.day <= end)
+
+            return build
+
+        period = {"p_start": p_start, "end": end}
+        sales = self._run("sales", sales_q, tuple(SALE_FILTERS), start=start, **period)
+        posts = self._run("posts", rows_q(self._posts), (*SALE_FILTERS, "brands"), **period)
         posts["cur"] = posts["day"] >= pd.Timestamp(start)
         payments = None
         if self._payments is not None:
-            q = self._sql_filtered(self._payments, with_brand_product=False)
-            payments = be.execute(q.filter(q.day >= p_start, q.day <= end))
+            payments = self._run("payments", rows_q(self._payments), tuple(SALE_FILTERS), **period)
             payments["cur"] = payments["day"] >= pd.Timestamp(start)
 
         ledger = self._pandas_filtered(self._ledger(sales, posts, payments))
@@ -421,9 +427,14 @@ class InfluencerModel(DomainModel):
         own = infl.groupby("influencer_id")["revenue_cents"].sum()
         if self.attribution == "last_touch" or own.empty:
             return own.astype(np.int64)
-        c = self._sql_filtered(self._credit, with_brand_product=True)
-        c = c.filter(c.model == self.attribution, c.day >= start, c.day <= end)
-        credit = self._be.execute(c.group_by("credited").agg(w=c.credit_cents.sum()))
+
+        def build(start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
+            c = self._sql_filtered(self._credit, ch)
+            c = c.filter(c.model == self.attribution, c.day >= start, c.day <= end)
+            return c.group_by("credited").agg(w=c.credit_cents.sum())
+
+        filters = (*SALE_FILTERS, "brands", "products")
+        credit = self._run("credit", build, filters, self.attribution, start=start, end=end)
         credit = credit.sort_values("credited")
         parts = apportion(credit["w"].to_numpy(), int(own.sum()))
         return pd.Series(parts, index=credit["credited"].to_numpy(), dtype=np.int64)
@@ -535,16 +546,19 @@ class InfluencerModel(DomainModel):
     ) -> pd.DataFrame:
         """Revenue, payout and net profit per day/week/month (display values, in currency)."""
         cols = ["period", "revenue", "revenue_influenced", "payout", "net_profit"]
-        s = self._sql_filtered(self._sales, with_brand_product=True)
-        s = s.filter(s.day >= start, s.day <= end)
-        infl = s.attribution_type == "Influenced"
-        daily = self._be.execute(
-            s.group_by("day").agg(
+
+        def build(start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
+            s = self._sql_filtered(self._sales, ch)
+            s = s.filter(s.day >= start, s.day <= end)
+            infl = s.attribution_type == "Influenced"
+            return s.group_by("day").agg(
                 revenue_cents=s.revenue_cents.sum(),
                 infl_cents=infl.ifelse(s.revenue_cents, 0).sum(),
                 commission_cents=s.commission_cents.sum(),
             )
-        )
+
+        filters = (*SALE_FILTERS, "brands", "products")
+        daily = self._run("trend", build, filters, start=start, end=end)
         dated = cost[cost["kind"] != "commission"][["day", "cost_cents"]]
         dated = dated.assign(day=pd.to_datetime(dated["day"]))
         daily["day"] = pd.to_datetime(daily["day"])

@@ -24,7 +24,7 @@ import pandas as pd
 import param
 
 from data.marts import PAY_MEASURES
-from models.base import DomainModel, set_options
+from models.base import DomainModel, passes, set_options
 from models.kpi import bps, change_pct, money, pct, ratio
 
 CHURN_WINDOW_DAYS = 28
@@ -217,6 +217,7 @@ class PaymentsModel(DomainModel):
         be = self._be
         self._daily = be.table("pay_daily")
         self._declines = be.table("pay_declines")
+        self._monthly = be.table("pay_monthly")
         self._merchants = be.execute(be.table("merchants").drop("_row"))
         self._has_intents = "intent_id" in be.table("transactions").columns
         opts = be.execute(
@@ -232,14 +233,22 @@ class PaymentsModel(DomainModel):
         return (None, None) if pd.isna(lo) else (pd.Timestamp(lo).date(), pd.Timestamp(hi).date())
 
     # -- query helpers ------------------------------------------------------------------
-    def _filtered(self, t: ibis.Table, merchant_only: bool = False) -> ibis.Table:
-        preds = []
-        chosen = dict(MERCHANT_FILTERS) if merchant_only else {**MERCHANT_FILTERS, **TXN_FILTERS}
-        for p, col in chosen.items():
-            values = getattr(self, p)
-            if values:
-                preds.append(t[col].cast("string").isin(list(values)))
+    def _choices(self) -> dict[str, list[str]]:
+        """The active filters' values, by parameter name."""
+        chosen = {**MERCHANT_FILTERS, **TXN_FILTERS}
+        return {p: [str(v) for v in getattr(self, p)] for p in chosen if getattr(self, p)}
+
+    @staticmethod
+    def _filtered(t: ibis.Table, choices: dict[str, list[str]]) -> ibis.Table:
+        cols = {**MERCHANT_FILTERS, **TXN_FILTERS}
+        preds = [passes(t[cols[p]], values) for p, values in choices.items()]
         return t.filter(*preds) if preds else t
+
+    def _run(self, name: str, build: Any, **values: Any) -> pd.DataFrame:
+        """Run query ``name`` with the current filters (one prepared statement per set of
+        active filters; dates and filter values are its parameters)."""
+        choices = self._choices()
+        return self._query(name, build, tuple(sorted(choices)), **values, **choices)
 
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
@@ -247,8 +256,40 @@ class PaymentsModel(DomainModel):
         a_start = end - dt.timedelta(days=CHURN_WINDOW_DAYS - 1)
         b_start = end - dt.timedelta(days=2 * CHURN_WINDOW_DAYS - 1)
         b_end = a_start - dt.timedelta(days=1)
-        t = self._filtered(self._daily)
-        lo = min(p_start, b_start)
+        dates = {"start": start, "end": end, "p_start": p_start, "p_end": p_end}
+        dates |= {"a_start": a_start, "b_start": b_start, "b_end": b_end}
+        per_m = self._run("per_merchant", self._per_merchant_q, lo=min(p_start, b_start), **dates)
+        per_m = per_m.merge(self._merchants, on="merchant_id", how="left")
+
+        kpis = self._period_kpis(per_m, "cur")
+        kpis_prev = self._period_kpis(per_m, "prev")
+        kpis["gpv_prev_period"] = kpis_prev["gpv"]
+        kpis["gpv_change_pct"] = change_pct(
+            per_m["cur_gpv_cents"].sum() if len(per_m) else 0,
+            per_m["prev_gpv_cents"].sum() if len(per_m) else 0,
+        )
+        churn = self._churn(per_m)
+        kpis["churn_risk_merchants"] = len(churn)
+        daily = self._run("daily", self._daily_q, start=start, end=end)
+        declines = self._decline_table(
+            self._run("declines", self._declines_q, start=start, end=end)
+        )
+        return self._outputs(per_m, kpis, kpis_prev, churn, daily, declines)
+
+    # Query builders: each value is used only as an Ibis literal (see data.engine.Prepared).
+    def _per_merchant_q(
+        self,
+        lo: dt.date,
+        start: dt.date,
+        end: dt.date,
+        p_start: dt.date,
+        p_end: dt.date,
+        a_start: dt.date,
+        b_start: dt.date,
+        b_end: dt.date,
+        **choices: list[str],
+    ) -> ibis.Table:
+        t = self._filtered(self._daily, choices)
         t = t.filter(t.day >= lo, t.day <= end)
 
         def within(a: dt.date, b: dt.date) -> ibis.BooleanValue:
@@ -263,32 +304,31 @@ class PaymentsModel(DomainModel):
         for tag, cond in (("a", win_a), ("b", win_b)):
             for m in ("gpv_cents", "attempts", "approved"):
                 aggs[f"{tag}_{m}"] = cond.ifelse(t[m], 0).sum()
-        per_m = self._be.execute(t.group_by("merchant_id").agg(**aggs))
-        per_m = per_m.merge(self._merchants, on="merchant_id", how="left")
+        return t.group_by("merchant_id").agg(**aggs)
 
-        kpis = self._period_kpis(per_m, "cur")
-        kpis_prev = self._period_kpis(per_m, "prev")
-        kpis["gpv_prev_period"] = kpis_prev["gpv"]
-        kpis["gpv_change_pct"] = change_pct(
-            per_m["cur_gpv_cents"].sum() if len(per_m) else 0,
-            per_m["prev_gpv_cents"].sum() if len(per_m) else 0,
-        )
-        churn = self._churn(per_m)
-        kpis["churn_risk_merchants"] = len(churn)
-
-        daily = self._be.execute(
-            t.filter(cur)
-            .group_by("day")
+    def _daily_q(self, start: dt.date, end: dt.date, **choices: list[str]) -> ibis.Table:
+        t = self._filtered(self._daily, choices)
+        t = t.filter(t.day >= start, t.day <= end)
+        return (
+            t.group_by("day")
             .agg(**{m: t[m].sum() for m in ("gpv_cents", "fee_cents", "attempts", "approved")})
             .order_by("day")
         )
-        d = self._filtered(self._declines)
-        d = d.filter(d.day >= start, d.day <= end)
-        declines = self._be.execute(
-            d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum())
-        )
-        declines = self._decline_table(declines)
 
+    def _declines_q(self, start: dt.date, end: dt.date, **choices: list[str]) -> ibis.Table:
+        d = self._filtered(self._declines, choices)
+        d = d.filter(d.day >= start, d.day <= end)
+        return d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum())
+
+    def _outputs(
+        self,
+        per_m: pd.DataFrame,
+        kpis: dict[str, Any],
+        kpis_prev: dict[str, Any],
+        churn: pd.DataFrame,
+        daily: pd.DataFrame,
+        declines: pd.DataFrame,
+    ) -> dict[str, Any]:
         gpv_cur = per_m.loc[per_m["cur_gpv_cents"] > 0]
         top = gpv_cur.sort_values("cur_gpv_cents", ascending=False).head(20)
         top_merchants = pd.DataFrame(
@@ -407,7 +447,7 @@ class PaymentsModel(DomainModel):
         (declines and share of the cell, largest first), its latest declined transactions, read
         from the raw table by a date range (it is sorted by time), and its total declines."""
         start, end = self.period()
-        d = self._filtered(self._declines)
+        d = self._filtered(self._declines, self._choices())
         d = d.filter(
             d.day >= start,
             d.day <= end,
@@ -470,53 +510,79 @@ class PaymentsModel(DomainModel):
     def _cohorts(self) -> pd.DataFrame:
         """Cohort = onboarding month; cell k = share of the cohort's merchants with an approved
         transaction in month k after onboarding, and the cohort's GPV in month k / month 0.
-        All filters but the period apply. Months outside the data are blank (None)."""
+        All filters but the period apply (so the result is kept per filter choice). Months
+        outside the data are blank (None)."""
+        key = tuple(sorted(self._choices().items(), key=lambda kv: kv[0]))
+        key = tuple((k, tuple(v)) for k, v in key)
+        cache = self.__dict__.setdefault("_cohort_cache", {})
+        if key not in cache:
+            if len(cache) >= 16:
+                cache.pop(next(iter(cache)))
+            cache[key] = self._cohort_grid()
+        return cache[key]
+
+    def _cohort_grid(self) -> pd.DataFrame:
         cols = ["cohort", "k", "merchants", "active", "active_share", "gpv", "gpv_retention"]
-        t = self._filtered(self._daily)
-        act = self._be.execute(
-            t.group_by(["merchant_id", t.day.truncate("M").name("month")]).agg(
+
+        def build(**choices: list[str]) -> ibis.Table:
+            t = self._filtered(self._monthly, choices)
+            return t.group_by(["merchant_id", "month"]).agg(
                 approved=t.approved.sum(), gpv_cents=t.gpv_cents.sum()
             )
-        )
+
         merchants = self._merchants
         for p, col in MERCHANT_FILTERS.items():
             if getattr(self, p):
                 merchants = merchants[merchants[col].astype(str).isin(getattr(self, p))]
         if merchants.empty or self.data_start is None or self.data_end is None:
             return pd.DataFrame(columns=cols)
-        first = pd.Period(self.data_start, "M")
-        last = pd.Period(self.data_end, "M")
-        m = merchants[["merchant_id", "onboard_date"]].copy()
-        m["cohort"] = pd.to_datetime(m["onboard_date"]).dt.to_period("M")
+
+        def month_index(d: pd.Series) -> pd.Series:  # year * 12 + month - 1, as in pay_monthly
+            d = pd.to_datetime(d)
+            return d.dt.year * 12 + d.dt.month - 1
+
+        first = self.data_start.year * 12 + self.data_start.month - 1
+        last = self.data_end.year * 12 + self.data_end.month - 1
+        m = pd.DataFrame(
+            {
+                "merchant_id": merchants["merchant_id"],
+                "cohort": month_index(merchants["onboard_date"]),
+            }
+        )
         m = m[m["cohort"] >= first]
         if m.empty:
             return pd.DataFrame(columns=cols)
-        size = m.groupby("cohort").size()
-        act["month"] = pd.to_datetime(act["month"]).dt.to_period("M")
-        act = act.merge(m[["merchant_id", "cohort"]], on="merchant_id")
-        act["k"] = (act["month"] - act["cohort"]).apply(lambda x: x.n)
+        act = self._run("cohort_activity", build).merge(m, on="merchant_id")
+        act["k"] = act["month"].astype(np.int64) - act["cohort"]
         act = act[act["k"] >= 0]
-        g = act.groupby(["cohort", "k"]).agg(
-            active=("approved", lambda s: int((s > 0).sum())), gpv_cents=("gpv_cents", "sum")
+        g = act.assign(active=act["approved"] > 0).groupby(["cohort", "k"])[["active", "gpv_cents"]]
+        g = g.sum()
+        cells = g.reset_index()
+        size = m.groupby("cohort").size()
+        # every observable cell: cohort c, k = 0 .. last - c
+        cohort = np.repeat(size.index.to_numpy(), last - size.index.to_numpy() + 1)
+        k = np.concatenate([np.arange(last - c + 1) for c in size.index])
+        grid = pd.DataFrame({"cohort": cohort, "k": k})
+        grid = grid.merge(cells, on=["cohort", "k"], how="left").fillna(0)
+        n = size.reindex(grid["cohort"]).to_numpy()
+        at0 = cells[cells["k"] == 0].set_index("cohort")["gpv_cents"]
+        month0 = at0.reindex(grid["cohort"]).fillna(0).to_numpy()
+        active = grid["active"].astype(np.int64).to_numpy()
+        gpv = grid["gpv_cents"].astype(np.int64).to_numpy()
+        return pd.DataFrame(
+            {
+                "cohort": [dt.date(int(c) // 12, int(c) % 12 + 1, 1) for c in grid["cohort"]],
+                "k": grid["k"].astype(np.int64),
+                "merchants": n.astype(np.int64),
+                "active": active,
+                "active_share": active / n,
+                "gpv": gpv / 100.0,
+                "gpv_retention": [
+                    ratio(int(v), int(v0)) for v, v0 in zip(gpv, month0, strict=True)
+                ],
+            },
+            columns=cols,
         )
-        rows = []
-        for cohort, n in size.items():
-            month0 = g["gpv_cents"].get((cohort, 0), 0)
-            for k in range((last - cohort).n + 1):
-                a = int(g["active"].get((cohort, k), 0))
-                v = int(g["gpv_cents"].get((cohort, k), 0))
-                rows.append(
-                    {
-                        "cohort": cohort.start_time.date(),
-                        "k": k,
-                        "merchants": int(n),
-                        "active": a,
-                        "active_share": a / n,
-                        "gpv": v / 100.0,
-                        "gpv_retention": ratio(v, month0),
-                    }
-                )
-        return pd.DataFrame(rows, columns=cols)
 
     def _am_summary(self, per_m: pd.DataFrame, churn: pd.DataFrame) -> pd.DataFrame:
         cols = [

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import param
 
-from models.base import DomainModel, set_options
+from models.base import DomainModel, passes, set_options
 from models.influencer import apportion, split_cents
 from models.kpi import money, pct, ratio
 
@@ -172,8 +172,7 @@ class ReconciliationModel(DomainModel):
             return t
         if not camps:
             return t.filter(ibis.literal(False))
-        passing = ibis.literal(camps, type="array<string>")
-        return t.filter(passing.contains(t[col].cast("string")))
+        return t.filter(passes(t[col], camps))
 
     def _run(
         self, name: str, build: Callable[..., ibis.Expr], camps: list[str] | None, **values: Any
@@ -307,13 +306,12 @@ class ReconciliationModel(DomainModel):
         sa = sa.group_by("order_id").agg(s_in_p=((sa.date >= start) & (sa.date <= end)).any())
         f = f.left_join(sa, "order_id").drop("order_id_right")
         if camps is None:
-            passes = f.claimed
+            passing = f.claimed
         elif camps:
-            passes = ibis.literal(camps, type="array<string>").contains(f.c_campaign)
-            passes = passes.fill_null(False)
+            passing = passes(f.c_campaign, camps).fill_null(False)
         else:
-            passes = ibis.literal(False)
-        by_order = ~f.split & passes
+            passing = ibis.literal(False)
+        by_order = ~f.split & passing
         in_c = by_order | f.s_in_p.notnull()
         in_p = (by_order & (f.c_date >= start) & (f.c_date <= end)) | f.s_in_p.fill_null(False)
         return f, in_c, in_p
