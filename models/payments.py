@@ -218,6 +218,7 @@ class PaymentsModel(DomainModel):
         self._daily = be.table("pay_daily")
         self._declines = be.table("pay_declines")
         self._monthly = be.table("pay_monthly")
+        self._merchant_daily = be.table("pay_merchant_daily")
         self._merchants = be.execute(be.table("merchants").drop("_row"))
         self._has_intents = "intent_id" in be.table("transactions").columns
         opts = be.execute(
@@ -237,6 +238,11 @@ class PaymentsModel(DomainModel):
         """The active filters' values, by parameter name."""
         chosen = {**MERCHANT_FILTERS, **TXN_FILTERS}
         return {p: [str(v) for v in getattr(self, p)] for p in chosen if getattr(self, p)}
+
+    def _days(self, choices: dict[str, list[str]]) -> ibis.Table:
+        """The merchant x day mart, or the one that also splits channels and methods when
+        either of those filters is on."""
+        return self._daily if any(p in choices for p in TXN_FILTERS) else self._merchant_daily
 
     @staticmethod
     def _filtered(t: ibis.Table, choices: dict[str, list[str]]) -> ibis.Table:
@@ -289,7 +295,7 @@ class PaymentsModel(DomainModel):
         b_end: dt.date,
         **choices: list[str],
     ) -> ibis.Table:
-        t = self._filtered(self._daily, choices)
+        t = self._filtered(self._days(choices), choices)
         t = t.filter(t.day >= lo, t.day <= end)
 
         def within(a: dt.date, b: dt.date) -> ibis.BooleanValue:
@@ -307,7 +313,7 @@ class PaymentsModel(DomainModel):
         return t.group_by("merchant_id").agg(**aggs)
 
     def _daily_q(self, start: dt.date, end: dt.date, **choices: list[str]) -> ibis.Table:
-        t = self._filtered(self._daily, choices)
+        t = self._filtered(self._days(choices), choices)
         t = t.filter(t.day >= start, t.day <= end)
         return (
             t.group_by("day")
@@ -382,7 +388,9 @@ class PaymentsModel(DomainModel):
             & (per_m["a_gpv_cents"] <= CHURN_THRESHOLD * per_m["b_gpv_cents"])
         ]
         rows = []
-        for r in risk.itertuples(index=False):
+        used = ["merchant_id", "merchant_name", "account_manager", "segment"]
+        used += [f"{w}_{m}" for w in "ab" for m in ("gpv_cents", "approved", "attempts")]
+        for r in risk[used].itertuples(index=False):  # only these: no date columns to box
             reason, action = churn_reason(
                 int(r.a_gpv_cents),
                 int(r.b_gpv_cents),
