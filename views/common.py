@@ -164,6 +164,29 @@ def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
     return source.loc[view.index]
 
 
+_NUMERIC = (hv.Curve, hv.Points)
+_CATEGORICAL = (hv.Bars, hv.HeatMap)
+
+
+def _categories(element: Any) -> tuple[Any, ...]:
+    """What an in-place update must not change: a categorical chart's categories and rows."""
+    if not isinstance(element, _CATEGORICAL):
+        return ()
+    keys = tuple(tuple(pd.unique(element.dimension_values(d))) for d in element.kdims)
+    return (len(element), keys)
+
+
+class _ChartPane(pn.pane.HoloViews):
+    """A HoloViews pane that lets its `LivePlot` bring a stale chart up to date just before the
+    pane is drawn (a tab opened for the first time)."""
+
+    def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
+        owner = getattr(self, "_tieout_owner", None)
+        if owner is not None:
+            owner._catch_up()
+        return super()._get_model(doc, root, parent, comm)
+
+
 class LivePlot(pn.viewable.Viewer):
     """A chart that updates in place when its inputs change.
 
@@ -171,17 +194,21 @@ class LivePlot(pn.viewable.Viewer):
     While the new chart has the same shape as the one shown (element type, dimensions, title), it
     is pushed through a HoloViews DynamicMap, so the browser receives new data for the existing
     plot instead of a whole new plot. A change of shape (another metric, an empty result) renders
-    the new chart from scratch.
+    the new chart from scratch. A chart that is not drawn anywhere yet (a tab never opened) is
+    not rebuilt on a change, only marked stale, and brought up to date when it is drawn.
     """
 
-    def __init__(self, fn: Any, *deps: Any, **params: Any):
+    def __init__(self, fn: Any, *deps: Any, in_place: bool = True, **params: Any):
         super().__init__(**params)
         self._fn, self._deps = fn, deps
+        self._in_place = in_place  # False: always draw anew (a chart with its own streams)
         self._latest: Any = None
         self._signature: Any = None
         self._dmap: Any = None
         self._tick = hv.streams.Stream.define("Tick")()
-        self._pane = pn.pane.HoloViews(self._render(), sizing_mode="stretch_width")
+        self._stale = False
+        self._pane = _ChartPane(self._render(), sizing_mode="stretch_width")
+        self._pane._tieout_owner = self
         owners: dict[int, tuple[Any, list[str]]] = {}
         for d in deps:
             if isinstance(d, param.Parameter):
@@ -209,17 +236,14 @@ class LivePlot(pn.viewable.Viewer):
         if isinstance(plot, hv.Text):  # an empty result: shown as it is
             self._dmap = self._signature = None
             return plot
-        # Only charts on numeric axes update in place: categorical charts (bars, heatmaps) whose
-        # categories change get BokehJS "Size mismatch" errors, so they are redrawn.
-        numeric = (hv.Curve, hv.Points)
-        in_place = isinstance(plot, numeric) or (
-            isinstance(plot, hv.Overlay | hv.NdOverlay)
-            and all(isinstance(p, numeric) for p in plot.values())
-        )
-        if not in_place:  # a new plot each time (its own streams, e.g. a tap, stay linked)
-            self._dmap = self._signature = None
+        # Charts on numeric axes update in place; bars and heatmaps only while their categories
+        # (and row count) stay the same, since changing categories in place gets BokehJS "Size
+        # mismatch" errors: otherwise they are drawn anew.
+        parts = list(plot.values()) if isinstance(plot, hv.Overlay | hv.NdOverlay) else [plot]
+        if not self._in_place or not all(isinstance(e, (*_NUMERIC, *_CATEGORICAL)) for e in parts):
+            self._dmap = self._signature = None  # a new plot each time (a tap stream stays linked)
             return plot
-        signature = self._shape(plot)
+        signature = (self._shape(plot), tuple(_categories(e) for e in parts))
         self._latest = plot
         if self._dmap is not None and signature == self._signature:
             self._tick.event()  # the pane keeps its plot: only the data changes
@@ -229,17 +253,28 @@ class LivePlot(pn.viewable.Viewer):
         return self._dmap
 
     def _changed(self, *events: Any) -> None:
+        if not self._pane._models:  # drawn nowhere: nothing to send, build it when drawn
+            self._stale = True
+            return
+        self._stale = False
         obj = self._render()
         if obj is not self._pane.object:
             self._pane.object = obj
+
+    def _catch_up(self) -> None:
+        if self._stale:
+            self._stale = False
+            obj = self._render()
+            if obj is not self._pane.object:
+                self._pane.object = obj
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._pane
 
 
-def live_plot(fn: Any, *deps: Any) -> LivePlot:
+def live_plot(fn: Any, *deps: Any, in_place: bool = True) -> LivePlot:
     """`LivePlot` of ``fn`` bound to ``deps`` (parameters or values)."""
-    return LivePlot(fn, *deps)
+    return LivePlot(fn, *deps, in_place=in_place)
 
 
 def empty_plot(message: str = "No data for these filters") -> hv.Text:

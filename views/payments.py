@@ -206,7 +206,7 @@ class PaymentsView(pn.viewable.Viewer):
         self._drill_transactions = table(None)
         m.param.watch(lambda e: self._drill(), [*m.FILTERS, "start", "end"])
         declines = pn.Column(
-            live_plot(self._heatmap, m.param.declines),
+            live_plot(self._heatmap, m.param.declines, in_place=False),  # keeps its Tap stream
             with_downloads(declines_table, "declines"),
             self._drill_text,
             with_downloads(self._drill_merchants, "declines_cell_merchants"),
