@@ -164,6 +164,7 @@ def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
     return source.loc[view.index]
 
 
+CHART_DELAY_MS = 60  # how long charts let the cards of a change go first
 _NUMERIC = (hv.Curve, hv.Points)
 _CATEGORICAL = (hv.Bars, hv.HeatMap)
 
@@ -206,7 +207,7 @@ class LivePlot(pn.viewable.Viewer):
         self._signature: Any = None
         self._dmap: Any = None
         self._tick = hv.streams.Stream.define("Tick")()
-        self._stale = False
+        self._stale = self._pending = False
         self._pane = _ChartPane(self._render(), sizing_mode="stretch_width")
         self._pane._tieout_owner = self
         owners: dict[int, tuple[Any, list[str]]] = {}
@@ -256,7 +257,19 @@ class LivePlot(pn.viewable.Viewer):
         if not self._pane._models:  # drawn nowhere: nothing to send, build it when drawn
             self._stale = True
             return
-        self._stale = False
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            # In a server session the chart follows a moment later: the change's other updates
+            # (KPI cards, tables) reach the browser and show first instead of waiting for the
+            # charts (a next-tick callback still ran before the server had sent them).
+            if not self._pending:
+                self._pending = True
+                doc.add_timeout_callback(self._update, CHART_DELAY_MS)
+            return
+        self._update()
+
+    def _update(self) -> None:
+        self._pending = self._stale = False
         obj = self._render()
         if obj is not self._pane.object:
             self._pane.object = obj
