@@ -61,6 +61,7 @@ class DomainModel(param.Parameterized):
     def __init__(self, source: Any, **params: Any):
         self._source = source
         self._be = source.backend()
+        self._prepared: dict[tuple[str, Any], Prepared] = {}  # by query name and shape
         super().__init__()
         self._setup()
         first, last = self._data_span()
@@ -124,10 +125,9 @@ class DomainModel(param.Parameterized):
         nothing); ``values`` are dates, numbers and non-empty text lists, passed as parameters
         of a prepared statement (see `data.engine.Prepared`).
         """
-        cache = self.__dict__.setdefault("_prepared", {})
-        prepared = cache.get((name, key))
+        prepared = self._prepared.get((name, key))
         if prepared is None:
-            prepared = cache[(name, key)] = Prepared(self._be, build, values)
+            prepared = self._prepared[(name, key)] = Prepared(self._be, build, values)
         return prepared.run(self._be, **values)
 
     def filters(self) -> dict[str, list[Any]]:

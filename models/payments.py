@@ -227,6 +227,7 @@ class PaymentsModel(DomainModel):
         for p, col in {**MERCHANT_FILTERS, **TXN_FILTERS}.items():
             set_options(self, p, opts[col].dropna().astype(str).unique().tolist())
         self._classes = decline_classes()
+        self._cohort_cache: dict[Any, pd.DataFrame] = {}  # by filter choice (period-free)
 
     def _data_span(self) -> tuple[dt.date | None, dt.date | None]:
         r = self._be.execute(self._daily.agg(lo=self._daily.day.min(), hi=self._daily.day.max()))
@@ -522,7 +523,7 @@ class PaymentsModel(DomainModel):
         outside the data are blank (None)."""
         key = tuple(sorted(self._choices().items(), key=lambda kv: kv[0]))
         key = tuple((k, tuple(v)) for k, v in key)
-        cache = self.__dict__.setdefault("_cohort_cache", {})
+        cache = self._cohort_cache
         if key not in cache:
             if len(cache) >= 16:
                 cache.pop(next(iter(cache)))
