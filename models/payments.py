@@ -514,7 +514,12 @@ class PaymentsModel(DomainModel):
         out = declines.merge(self._classes, on="decline_reason", how="left")
         out["decline_class"] = out["decline_class"].fillna("unclassified")
         out["suggested_action"] = out["suggested_action"].fillna("Map this reason to a class")
-        return out.sort_values("count", ascending=False).reset_index(drop=True)
+        # Most declines first; ties by reason and channel, so the order never depends on the
+        # engine's (parallel) grouping.
+        out = out.sort_values(
+            ["count", "decline_reason", "channel"], ascending=[False, True, True], kind="stable"
+        )
+        return out.reset_index(drop=True)
 
     def _cohorts(self) -> pd.DataFrame:
         """Cohort = onboarding month; cell k = share of the cohort's merchants with an approved

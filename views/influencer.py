@@ -53,9 +53,10 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
     df = for_display(shares.get(dim))
     if df.empty or df["revenue"].fillna(0).abs().sum() == 0:
         return empty_plot()
-    # Bars in name order (the table beside it ranks by revenue): a stable order lets the chart
-    # update in place when only the values change (views.common.LivePlot).
-    df = df.sort_values(dim, key=lambda c: c.astype(str))
+    # Bars in name order from the top (horizontal bars draw the first row at the bottom; the
+    # table beside it ranks by revenue): a stable order lets the chart update in place when
+    # only the values change (views.common.LivePlot).
+    df = df.sort_values(dim, key=lambda c: c.astype(str), ascending=False)
     data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="measure")
     data["measure"] = data["measure"].map({"revenue": "Revenue", "net_profit": "Net profit"})
     return data.hvplot.barh(

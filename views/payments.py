@@ -70,8 +70,9 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
 def decline_heatmap(declines: pd.DataFrame) -> Any:
     if declines is None or declines.empty:
         return empty_plot("No declines for these filters")
+    cells = declines.sort_values(["channel", "decline_reason"])  # axes in name order
     return hv.HeatMap(
-        declines, kdims=["channel", "decline_reason"], vdims=["count", "decline_class"]
+        cells, kdims=["channel", "decline_reason"], vdims=["count", "decline_class"]
     ).opts(
         tools=["hover"],
         colorbar=True,
