@@ -141,19 +141,27 @@ class TieoutApp:
             bar.value = -1 if job.fraction is None else int(job.fraction * 100)
             if job.done and self._poll is not None:
                 self._poll.stop()
-                self._loaded()  # also here: a callback handed over mid-setup can be lost
-
-        self._poll = pn.state.add_periodic_callback(poll, period=300)
-        poll()
-        doc = pn.state.curdoc
-
-        def finished() -> None:  # runs in the job's thread: hand over to the session's loop
-            if doc is not None and doc.session_context is not None:
-                doc.add_next_tick_callback(self._loaded)
-            else:
                 self._loaded()
 
-        self._job.on_done(finished)
+        def follow() -> None:
+            # Once the page has loaded in the browser: callbacks registered while the session's
+            # document is still being built were sometimes never run (the page stayed on
+            # "Loading data" after the load had finished).
+            self._poll = pn.state.add_periodic_callback(poll, period=300)
+            poll()
+            doc = pn.state.curdoc
+
+            def finished() -> None:  # runs in the job's thread: hand over to the session's loop
+                if doc is not None and doc.session_context is not None:
+                    doc.add_next_tick_callback(self._loaded)
+                else:
+                    self._loaded()
+
+            assert self._job is not None
+            self._job.on_done(finished)
+
+        poll()
+        pn.state.onload(follow)
 
     def _loaded(self) -> None:
         """The first load ended: show the page, or why it failed."""

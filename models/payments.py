@@ -526,8 +526,7 @@ class PaymentsModel(DomainModel):
         transaction in month k after onboarding, and the cohort's GPV in month k / month 0.
         All filters but the period apply (so the result is kept per filter choice). Months
         outside the data are blank (None)."""
-        key = tuple(sorted(self._choices().items(), key=lambda kv: kv[0]))
-        key = tuple((k, tuple(v)) for k, v in key)
+        key = tuple((k, tuple(v)) for k, v in sorted(self._choices().items()))
         cache = self._cohort_cache
         if key not in cache:
             if len(cache) >= 16:

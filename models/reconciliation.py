@@ -487,7 +487,7 @@ class ReconciliationModel(DomainModel):
         in total, and per channel of that campaign (one query)."""
 
         def build(start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
-            days, rep = (self._funnel_rows(t, start, end, camps) for t in self._funnel_tables())
+            days, rep = self._funnel_rows(start, end, camps)
             days, rep = (t.filter(t.step == "checkout") for t in (days, rep))
             days, rep = (t.left_join(self._channels_t, "campaign") for t in (days, rep))
             days, rep = (t.mutate(channel=t.channel.fill_null("(no channel)")) for t in (days, rep))
@@ -505,14 +505,15 @@ class ReconciliationModel(DomainModel):
         per = r[~is_total].groupby("channel")["users"].sum()
         return n, per.astype(np.int64)
 
-    def _funnel_tables(self) -> tuple[ibis.Table, ibis.Table]:
-        return self._funnel_days, self._funnel_repeat
-
     def _funnel_rows(
-        self, t: ibis.Table, start: dt.date, end: dt.date, camps: list[str] | None
-    ) -> ibis.Table:
-        t = self._by_campaign(t, camps)
-        return t.filter(t.date >= start, t.date <= end)
+        self, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> tuple[ibis.Table, ibis.Table]:
+        """Funnel rows in [start, end] of passing campaigns: (users by day, repeat users)."""
+        out = []
+        for t in (self._funnel_days, self._funnel_repeat):
+            t = self._by_campaign(t, camps)
+            out.append(t.filter(t.date >= start, t.date <= end))
+        return out[0], out[1]
 
     def _kpis(self, spend_df: pd.DataFrame, users: int, r: dict[str, Any]) -> dict[str, Any]:
         spend = int(spend_df["spend"].sum())
@@ -620,7 +621,7 @@ class ReconciliationModel(DomainModel):
         cols = ["campaign", "step", "users", "step_conversion"]
 
         def build(start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
-            days, rep = (self._funnel_rows(t, start, end, camps) for t in self._funnel_tables())
+            days, rep = self._funnel_rows(start, end, camps)
             return ibis.union(
                 days.group_by("campaign", "step").agg(users=days.users.sum()),
                 rep.group_by("campaign", "step").agg(users=rep.user.nunique()),

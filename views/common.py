@@ -276,10 +276,7 @@ class LivePlot(pn.viewable.Viewer):
 
     def _catch_up(self) -> None:
         if self._stale:
-            self._stale = False
-            obj = self._render()
-            if obj is not self._pane.object:
-                self._pane.object = obj
+            self._update()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._pane
