@@ -32,7 +32,7 @@ from ibis.backends.duckdb import Backend as _DuckDBBackend
 from data import schemas
 from data.validate import DomainData, Problem, Report, find_file, load_domain
 
-ENGINE_VERSION = "9"  # bump when ingest or marts change, so caches rebuild
+ENGINE_VERSION = "10"  # bump when ingest or marts change, so caches rebuild
 SORT_KEYS = {
     "transactions": "ts",
     "posts": "date",

@@ -310,6 +310,13 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
     (its claims are in ``rec_split_claims``) and, for the other claimed orders, their claim date
     and campaign (``c_date``, ``c_campaign``).
 
+    The period sums read grouped forms of these, about a tenth of their rows:
+    ``rec_order_groups`` sums ``rec_orders`` by what the queries filter and classify on (claim
+    date, campaign, finance date and status, duplicate or not) with ``orders`` counting them,
+    except orders booked at an amount other than their primary claim, which a tolerance decides
+    one by one and so stay one a row. ``rec_finance_groups`` sums the booked rows of
+    ``rec_finance`` by date and claim, except rows of split orders (kept with their order_id).
+
     Funnel events that carry a campaign, by how distinct users can be counted: a user with a
     single (date, campaign) for a step is counted by ``rec_funnel_days`` (users per date x
     campaign x step, summable over any period and campaigns); the rows of the other users are in
@@ -378,6 +385,24 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
         "fin_status",
     )
     out["rec_orders"] = orders.order_by("date")
+
+    def keys(t: ibis.Table) -> dict[str, ibis.Value]:
+        cols = ("date", "campaign", "fin_date", "in_finance", "fin_status")
+        return {k: t[k] for k in cols} | {"dup": t.n > 1}
+
+    sums = ("claims_cents", "primary_cents", "fin_cents")
+    exact = ~(orders.in_finance & (orders.fin_status == "booked")) | (
+        orders.fin_cents == orders.primary_cents
+    )
+    e = orders.filter(exact)
+    grouped = e.group_by(**keys(e)).agg(
+        orders=e.count(), **{k: e[k].sum().cast("int64") for k in sums}
+    )
+    singles = orders.filter(~exact)
+    singles = singles.select(
+        **keys(singles), orders=ibis.literal(1, "int64"), **{k: singles[k] for k in sums}
+    )
+    out["rec_order_groups"] = ibis.union(grouped, singles.cast(grouped.schema())).order_by("date")
     split = c.semi_join(per.filter(~per.uniform), "order_id")
     split = split.left_join(fin, "order_id").drop("order_id_right")
     out["rec_split_claims"] = split.select(
@@ -399,9 +424,17 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
         c_campaign=per.uniform.ifelse(per.campaign, ibis.null("string")),
     )
     f = fin.left_join(info, "order_id").drop("order_id_right")
-    out["rec_finance"] = f.mutate(
-        claimed=f.claimed.fill_null(False), split=f.split.fill_null(False)
-    ).order_by("fin_date")
+    f = f.mutate(claimed=f.claimed.fill_null(False), split=f.split.fill_null(False))
+    out["rec_finance"] = f.order_by("fin_date")
+    booked = f.filter(f.fin_status == "booked")
+    fkeys = ("fin_date", "claimed", "split", "c_date", "c_campaign")
+    one = booked.filter(~booked.split)
+    one = one.group_by(*fkeys).agg(
+        order_id=ibis.null("string"), rows=one.count(), fin_cents=one.fin_cents.sum().cast("int64")
+    )
+    split_rows = booked.filter(booked.split)
+    split_rows = split_rows.select(*fkeys, "order_id", rows=1, fin_cents="fin_cents")
+    out["rec_finance_groups"] = ibis.union(one, split_rows.cast(one.schema())).order_by("fin_date")
     return out
 
 

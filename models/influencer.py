@@ -84,10 +84,13 @@ def split_cents(parts: pd.DataFrame, key: str, amount: str, weight: str) -> pd.S
     w = parts[weight].to_numpy(np.int64)
     tot = parts.groupby(key, sort=False)[weight].transform("sum").to_numpy(np.int64)
     safe = np.where(tot == 0, 1, tot)
-    # Python ints avoid int64 overflow of amount x weight on large values.
-    exact = amt.astype(object) * w.astype(object)
-    q = np.array([int(e // t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
-    r = np.array([int(e % t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
+    if np.abs(amt).max(initial=0) * np.abs(w).max(initial=0) < 2**62:
+        exact = amt * w  # numpy's // and % floor like Python's
+        q, r = exact // safe, exact % safe
+    else:  # Python ints avoid int64 overflow of amount x weight on large values
+        exact = amt.astype(object) * w.astype(object)
+        q = np.array([int(e // t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
+        r = np.array([int(e % t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
     frame = pd.DataFrame({"k": parts[key].to_numpy(), "q": q, "r": r, "i": np.arange(len(parts))})
     left = amt - frame.groupby("k", sort=False)["q"].transform("sum").to_numpy(np.int64)
     rank = (

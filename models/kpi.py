@@ -7,7 +7,10 @@ for output (the KPI dict, the CLI, exports).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
+
+import numpy as np
 
 
 def money(cents: int | float | None) -> Decimal | None:
@@ -48,3 +51,18 @@ def as_number(value: object) -> float | None:
     if value is None:
         return None
     return float(value)  # type: ignore[arg-type]
+
+
+def weighted_median(values: Sequence[float], weights: Sequence[int]) -> float:
+    """The median of ``values`` each repeated ``weights`` times (the mean of the two middle
+    ones for an even count, as ``numpy.median``); 0.0 when there is nothing to take it of."""
+    v, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=np.int64)
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    if not len(v):
+        return 0.0
+    order = np.argsort(v, kind="stable")
+    v, ends = v[order], np.cumsum(w[order])  # positions ends[i-1] .. ends[i]-1 hold v[i]
+    n = int(ends[-1])
+    lo, hi = np.searchsorted(ends, [(n - 1) // 2, n // 2], side="right")
+    return float((v[lo] + v[hi]) / 2)

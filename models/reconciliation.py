@@ -27,7 +27,7 @@ import param
 
 from models.base import DomainModel, passes, set_options
 from models.influencer import apportion, split_cents
-from models.kpi import money, pct, ratio
+from models.kpi import money, pct, ratio, weighted_median
 
 CLASSES = ("matched", "amount_mismatch", "missing_in_finance", "refunded")
 BRIDGE_STEPS = (
@@ -58,6 +58,14 @@ EXCEPTION_COLUMNS = [
     "finance_date",
     "campaigns",
 ]
+_MONEY_COLUMNS = ("claimed_revenue", "claims_total", "finance_revenue")
+
+
+def no_exceptions() -> pd.DataFrame:
+    """An exceptions table without rows, its columns typed."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype=float if c in _MONEY_COLUMNS else object) for c in EXCEPTION_COLUMNS}
+    )
 
 
 def _sum_if(cond: ibis.BooleanValue, v: ibis.IntegerValue) -> ibis.IntegerValue:
@@ -104,10 +112,30 @@ class ReconciliationModel(DomainModel):
     funnel = param.DataFrame(default=None, precedence=-1, doc="Funnel users per campaign.")
     daily = param.DataFrame(default=None, precedence=-1, doc="Claimed vs booked per day.")
     lag_days = param.Number(default=0, precedence=-1, doc="Typical claim-to-booking lag (days).")
-    exceptions = param.DataFrame(default=None, precedence=-1, doc="Orders not plainly matched.")
     anomalies = param.DataFrame(default=None, precedence=-1, doc="The user's own anomaly rows.")
 
+    LAZY_OUTPUTS = ("exceptions",)
+
+    @property
+    def exceptions(self) -> pd.DataFrame:
+        """Every order not plainly matched (the exceptions table) for the last computed state.
+
+        Worked out on the first read after a change, then kept: it is the largest output (over
+        100k rows for a year of a million orders), and most changes are never looked at in it.
+        Reading it after a change costs what computing it in the change would have cost.
+        """
+        if self._exceptions is None:
+            camps, values = self._exceptions_for
+            if self._orders_t is None:
+                self._exceptions = no_exceptions()
+            else:
+                rows = self._run("exceptions", self._exceptions_q, camps, **values)
+                self._exceptions = self._exception_table(rows)
+        return self._exceptions
+
     def _setup(self) -> None:
+        self._exceptions: pd.DataFrame | None = None
+        self._exceptions_for: tuple[list[str] | None, dict[str, Any]] = (None, {})
         be = self._be
         names = be.list_tables()
         self._channels_t = be.table("rec_channels")
@@ -118,6 +146,8 @@ class ReconciliationModel(DomainModel):
         self._fin = be.table("rec_finance")
         by_order = "rec_orders" in names
         self._orders_t = be.table("rec_orders") if by_order else None
+        self._order_groups = be.table("rec_order_groups") if by_order else None
+        self._fin_groups = be.table("rec_finance_groups") if by_order else None
         self._split = be.table("rec_split_claims") if by_order else None
         self._raw_claims = be.table("revenue_marketing")
         with param.edit_constant(self):
@@ -190,6 +220,8 @@ class ReconciliationModel(DomainModel):
         start, end = self.period()
         p_start, p_end = self.previous_period()
         camps = self._passing()
+        # the exceptions of this state, read from `exceptions` when (if ever) they are wanted
+        self._exceptions, self._exceptions_for = None, (camps, self._order_values(start, end))
         if self._orders_t is None:
             return self._compute_approximate(start, end, p_start, p_end, camps)
         cur = self._orders(start, end, camps, details=True)
@@ -217,7 +249,6 @@ class ReconciliationModel(DomainModel):
             "funnel": self._funnel_table(start, end, camps),
             "daily": self._daily(cur["daily_claims"], cur["daily_finance"], cur["lag"]),
             "lag_days": float(cur["lag"]),
-            "exceptions": cur["exceptions"],
             "anomalies": self._anomaly_rows(start, end, camps),
         }
 
@@ -231,19 +262,9 @@ class ReconciliationModel(DomainModel):
         s = self._by_campaign(self._split, camps)
         return u.filter(u.date >= start, u.date <= end), s.filter(s.date >= start, s.date <= end)
 
-    def _order_rows(
-        self,
-        start: dt.date,
-        end: dt.date,
-        camps: list[str] | None,
-        abs_tol: float,
-        rel_tol: float,
-        timing_days: int,
-    ) -> ibis.Table:
-        """The orders claimed in the period, one classified row each: ``rec_orders`` rows as they
-        are, split orders grouped from their claims in the period."""
-        u, s = self._claims_in(start, end, camps)
-        g = s.group_by("order_id").agg(
+    def _split_orders(self, s: ibis.Table) -> ibis.Table:
+        """Split orders grouped from their claims ``s`` (those of the period and campaigns)."""
+        return s.group_by("order_id").agg(
             date=s.date.argmin(s.seq),
             campaign=s.campaign.argmin(s.seq),
             n=s.count(),
@@ -253,10 +274,18 @@ class ReconciliationModel(DomainModel):
             fin_cents=s.fin_cents.max(),
             fin_date=s.fin_date.max(),
             fin_status=s.fin_status.max(),
-            n_campaigns=s.campaign.nunique(),
         )
-        one = u.mutate(n_campaigns=ibis.literal(1, "int64"))
-        o = ibis.union(one, g.select(*one.columns).cast(one.schema()))
+
+    @staticmethod
+    def _classify(
+        o: ibis.Table,
+        start: dt.date,
+        end: dt.date,
+        abs_tol: float,
+        rel_tol: float,
+        timing_days: int,
+    ) -> ibis.Table:
+        """Add class code, booked, timing, days apart and outside-the-period to order rows."""
         booked = o.in_finance & (o.fin_status == "booked")
         diff = (o.fin_cents - o.primary_cents).cast("float64")
         tol = ibis.literal(abs_tol) * 100 + ibis.literal(rel_tol) * o.fin_cents.abs().cast(
@@ -272,35 +301,54 @@ class ReconciliationModel(DomainModel):
         return o.mutate(
             code=code,
             booked=booked,
-            dup=o.n > 1,
             timing=booked & (apart.abs() > ibis.literal(timing_days)),
             apart=apart,
             outside=booked & ((o.fin_date < start) | (o.fin_date > end)),
         )
 
-    def _summary_q(self, **v: Any) -> ibis.Table:
-        o = self._order_rows(**v)
-        return o.agg(
-            orders_claimed=o.count(),
-            **{f"orders_{k}": (o.code == i).sum() for i, k in enumerate(CLASSES)},
-            orders_duplicate_claims=o.dup.sum(),
-            orders_timing=o.timing.sum(),
+    def _order_rows(self, camps: list[str] | None, **v: Any) -> ibis.Table:
+        """The orders claimed in the period, one classified row each: ``rec_orders`` rows as they
+        are, split orders grouped from their claims in the period."""
+        u, s = self._claims_in(v["start"], v["end"], camps)
+        g = self._split_orders(s)
+        o = ibis.union(u, g.select(*u.columns).cast(u.schema()))
+        return self._classify(o.mutate(dup=o.n > 1), **v)
+
+    def _summary_q(self, camps: list[str] | None, **v: Any) -> ibis.Table:
+        """The bridge sums and order counts of the period, one row per days apart of matched
+        orders (for the median lag) and one for the other orders.
+
+        Reads ``rec_order_groups`` (orders summed by everything classified on, ``orders``
+        counting them) and the period's split orders, counted one each."""
+        start, end = v["start"], v["end"]
+        u = self._by_campaign(self._order_groups, camps)
+        u = u.filter(u.date >= start, u.date <= end)
+        _, s = self._claims_in(start, end, camps)
+        g = self._split_orders(s)
+        g = g.mutate(dup=g.n > 1, orders=ibis.literal(1, "int64"))
+        o = self._classify(ibis.union(u, g.select(*u.columns).cast(u.schema())), **v)
+        w = o.orders
+        return o.group_by(lag=(o.code == 0).ifelse(o.apart, ibis.null("int64"))).agg(
+            orders_claimed=w.sum(),
+            **{f"orders_{k}": _sum_if(o.code == i, w) for i, k in enumerate(CLASSES)},
+            orders_duplicate_claims=_sum_if(o.dup, w),
+            orders_timing=_sum_if(o.timing, w),
             marketing=o.claims_cents.sum(),
             dups=(o.claims_cents - o.primary_cents).sum(),
             missing=_sum_if(o.code == CLASSES.index("missing_in_finance"), o.primary_cents),
             refunded=_sum_if(o.code == CLASSES.index("refunded"), o.primary_cents),
             amount_diff=_sum_if(o.booked, o.fin_cents - o.primary_cents),
             timing_out=_sum_if(o.outside, o.fin_cents),
-            lag=(o.code == 0).ifelse(o.apart, ibis.null("int64")).median(),
         )
 
     def _finance_rows(
         self, start: dt.date, end: dt.date, camps: list[str] | None
     ) -> tuple[ibis.Table, ibis.BooleanValue, ibis.BooleanValue]:
-        """Booked finance rows dated in the period, with ``in_c`` (claimed by a passing
-        campaign at any date) and ``in_p`` (claimed by one in the period)."""
-        f = self._fin.filter(
-            self._fin.fin_status == "booked", self._fin.fin_date >= start, self._fin.fin_date <= end
+        """Booked finance revenue dated in the period (``rec_finance_groups``: ``rows`` rows
+        each), with ``in_c`` (claimed by a passing campaign at any date) and ``in_p`` (claimed
+        by one in the period)."""
+        f = self._fin_groups.filter(
+            self._fin_groups.fin_date >= start, self._fin_groups.fin_date <= end
         )
         sa = self._by_campaign(self._split, camps)
         sa = sa.group_by("order_id").agg(s_in_p=((sa.date >= start) & (sa.date <= end)).any())
@@ -323,11 +371,12 @@ class ReconciliationModel(DomainModel):
             finance=_sum_if(in_c | everything, f.fin_cents),
             timing_in=_sum_if(in_c & ~in_p, f.fin_cents),
             finance_only=_sum_if(~in_c & everything, f.fin_cents),
-            n_finance_only=(~in_c & everything).sum(),
+            n_finance_only=_sum_if(~in_c & everything, f.rows),
         )
 
     def _claims_daily_q(self, start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
-        u, _ = self._claims_in(start, end, camps)
+        u = self._by_campaign(self._order_groups, camps)
+        u = u.filter(u.date >= start, u.date <= end)
         booked = u.in_finance & (u.fin_status == "booked")
         return u.group_by(["date", "campaign"]).agg(
             claims=u.claims_cents.sum(), fin=_sum_if(booked, u.fin_cents)
@@ -368,8 +417,10 @@ class ReconciliationModel(DomainModel):
             campaigns=ex.names.fill_null(ex.campaign),
         )
         if camps is None:
-            f, in_c, _ = self._finance_rows(start, end, camps)
-            only = f.filter(~in_c)
+            f = self._fin
+            only = f.filter(
+                f.fin_status == "booked", f.fin_date >= start, f.fin_date <= end, ~f.claimed
+            )
             only = only.select(
                 order_id=only.order_id.cast("string"),
                 code=ibis.literal(len(CLASSES)),
@@ -399,13 +450,10 @@ class ReconciliationModel(DomainModel):
     ) -> dict[str, Any]:
         """Classify the orders claimed in [start, end] and sum the bridge steps (cents)."""
         period = {"start": start, "end": end}
-        tols = {
-            "abs_tol": float(self.abs_tol),
-            "rel_tol": float(self.rel_tol),
-            "timing_days": int(self.timing_days),
-        }
-        summary = self._run("summary", self._summary_q, camps, **period, **tols)
-        summary = {k: (0 if pd.isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
+        rows = self._run("summary", self._summary_q, camps, **self._order_values(start, end))
+        summary = {k: int(rows[k].sum()) for k in rows.columns if k != "lag"}
+        matched = rows[rows["lag"].notna()]
+        summary["lag"] = weighted_median(matched["lag"], matched["orders_matched"])
         daily_f = self._run("finance_daily", self._finance_daily_q, camps, **period)
         tot = {
             k: int(daily_f[k].sum())
@@ -426,7 +474,7 @@ class ReconciliationModel(DomainModel):
             "bridge": steps,
             "finance_cents": tot["finance"],
             "n_finance_only": tot["n_finance_only"],
-            "lag": float(summary["lag"]),
+            "lag": summary["lag"],
         }
         if not details:
             return out
@@ -444,9 +492,17 @@ class ReconciliationModel(DomainModel):
         pairs["share"] = split_cents(pairs, "order_id", "fin", "one").astype(np.int64)
         fin = pd.concat([dc[["campaign", "fin"]], pairs[["campaign"]].assign(fin=pairs["share"])])
         out["finance_by_campaign"] = fin.groupby("campaign")["fin"].sum().astype(np.int64)
-        rows = self._run("exceptions", self._exceptions_q, camps, **period, **tols)
-        out["exceptions"] = self._exception_table(rows)
         return out
+
+    def _order_values(self, start: dt.date, end: dt.date) -> dict[str, Any]:
+        """The values of the order-level queries: period and tolerances."""
+        return {
+            "start": start,
+            "end": end,
+            "abs_tol": float(self.abs_tol),
+            "rel_tol": float(self.rel_tol),
+            "timing_days": int(self.timing_days),
+        }
 
     @staticmethod
     def _exception_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -629,22 +685,14 @@ class ReconciliationModel(DomainModel):
             )
 
         g = self._run("funnel", build, camps, start=start, end=end)
-        g = g.groupby(["campaign", "step"], as_index=False)["users"].sum()
-        rows = []
-        for campaign in sorted(g["campaign"].unique()):
-            sub = g[g["campaign"] == campaign].set_index("step")["users"]
-            prev = None
-            for step in FUNNEL_STEPS:
-                n = int(sub.get(step, 0))
-                rows.append(
-                    {
-                        "campaign": campaign,
-                        "step": step,
-                        "users": n,
-                        "step_conversion": None if prev is None else ratio(n, prev),
-                    }
-                )
-                prev = n
+        users = g.groupby(["campaign", "step"])["users"].sum().unstack(fill_value=0)
+        users = users.reindex(columns=list(FUNNEL_STEPS), fill_value=0).sort_index()
+        n = users.to_numpy(np.int64)
+        rows = [
+            (campaign, step, int(n[i, j]), None if j == 0 else ratio(n[i, j], n[i, j - 1]))
+            for i, campaign in enumerate(users.index)
+            for j, step in enumerate(FUNNEL_STEPS)
+        ]
         return pd.DataFrame(rows, columns=cols)
 
     def _daily(self, claims: pd.DataFrame, finance: pd.DataFrame, lag: float) -> pd.DataFrame:
@@ -717,7 +765,6 @@ class ReconciliationModel(DomainModel):
                 0.0,
             ),
             "lag_days": 0.0,
-            "exceptions": pd.DataFrame(columns=EXCEPTION_COLUMNS),
             "anomalies": self._anomaly_rows(start, end, camps),
         }
 
@@ -795,4 +842,10 @@ class ReconciliationModel(DomainModel):
         return {"by_campaign": bc, "exceptions": ex}
 
 
-__all__ = ["BRIDGE_STEPS", "ReconciliationModel", "robust_scores"]
+__all__ = [
+    "BRIDGE_STEPS",
+    "EXCEPTION_COLUMNS",
+    "ReconciliationModel",
+    "no_exceptions",
+    "robust_scores",
+]

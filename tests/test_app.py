@@ -52,9 +52,12 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     before = cards.object
     view.model.campaigns = ["CampB"]
     assert cards.object != before
+    assert view._exceptions.value.empty  # worked out only once their tab is open
     for i in range(len(tabs)):
         tabs.active = i
         tabs[i].get_root(Document(), Comm())
+    # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
+    assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
     view.exception_class = ["missing_in_finance"]
     assert set(view._exceptions.value["class"]) == {"missing_in_finance"}
 

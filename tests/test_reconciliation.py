@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from data.engine import open_source
 from data.generate import generate
+from models.kpi import weighted_median
 from models.reconciliation import BRIDGE_STEPS, ReconciliationModel, robust_scores
 from tests import recon_reference, recon_tiny
 from tests.conftest import write_tables
@@ -181,6 +183,26 @@ def test_robust_scores_by_hand() -> None:
     assert s[1] == 0
 
 
+def test_lag_by_hand(model: ReconciliationModel) -> None:
+    # Matched orders of March and their days from (primary) claim to booking: A1 03-05 -> 03-06
+    # is 1, A5 03-09 -> 03-09 is 0, A6 03-28 -> 04-03 is 6. Median of (0, 1, 6) = 1.
+    assert model.lag_days == 1.0
+
+
+@given(st.lists(st.tuples(st.integers(-30, 30), st.integers(0, 5)), max_size=12))
+def test_weighted_median_is_the_median_of_the_repeated_values(
+    pairs: list[tuple[int, int]],
+) -> None:
+    values = [v for v, w in pairs for _ in range(w)]
+    expected = float(np.median(values)) if values else 0.0
+    assert weighted_median([v for v, _ in pairs], [w for _, w in pairs]) == expected
+
+
+def test_weighted_median_by_hand() -> None:
+    assert weighted_median([5, 1], [3, 1]) == 5.0  # 1 5 5 5: middle two are 5 and 5
+    assert weighted_median([7, 1], [2, 2]) == 4.0  # 1 1 7 7: (1 + 7) / 2
+
+
 def test_one_computation_per_change(model: ReconciliationModel) -> None:
     n = model.computations
     model.param.update(campaigns=["CampA"], abs_tol=1.0)
@@ -263,4 +285,5 @@ def test_bridge_ties_for_any_filter_period_tolerance(
         timing_days=m.timing_days,
     )
     assert [int(v * 100) for v in steps] == ref.pop("bridge")
+    assert m.lag_days == ref.pop("lag_days")
     assert {key: k[key] for key in ref} == ref

@@ -10,7 +10,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from models.reconciliation import ReconciliationModel
+from models.reconciliation import ReconciliationModel, no_exceptions
 from views.common import (
     bound_table,
     cards_html,
@@ -228,10 +228,10 @@ class ReconciliationView(pn.viewable.Viewer):
             with_downloads(anomalies, "anomaly_notes"),
             name="Daily variance",
         )
-        self._exceptions = table(self._filtered_exceptions(), header_filters=True)
-        for p_ in ("exception_class", "exception_flag"):
-            self.param.watch(self._update_exceptions, p_)
-        m.param.watch(self._update_exceptions, "exceptions")
+        # The exceptions (100k+ rows for a year of a million orders) are worked out only while
+        # their tab is open, and sent to the browser a page at a time.
+        self._exceptions = table(no_exceptions(), header_filters=True, pagination="remote")
+        self._exceptions_shown: tuple[Any, ...] = ()
         exceptions = pn.Column(
             pn.Row(
                 pn.widgets.MultiChoice.from_param(self.param.exception_class, name="Class"),
@@ -240,13 +240,18 @@ class ReconciliationView(pn.viewable.Viewer):
             with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
         )
+        self._tabs = pn.Tabs(summary, roas, funnel, daily, exceptions, dynamic=True)
+        self._tabs.param.watch(self._update_exceptions, "active")
+        m.param.watch(self._update_exceptions, "computations")
+        for p_ in ("exception_class", "exception_flag"):
+            self.param.watch(self._update_exceptions, p_)
         self._layout = pn.Column(
             pn.Row(
                 pn.pane.Markdown("## Marketing vs finance reconciliation"),
                 pn.Spacer(),
                 workbook_download(m),
             ),
-            pn.Tabs(summary, roas, funnel, daily, exceptions, dynamic=True),
+            self._tabs,
             sizing_mode="stretch_width",
         )
 
@@ -259,8 +264,6 @@ class ReconciliationView(pn.viewable.Viewer):
 
     def _filtered_exceptions(self) -> pd.DataFrame:
         ex = self.model.exceptions
-        if ex is None:
-            return pd.DataFrame()
         keep = pd.Series(True, index=ex.index)
         if self.exception_class:
             keep &= ex["class"].isin(self.exception_class)
@@ -269,7 +272,13 @@ class ReconciliationView(pn.viewable.Viewer):
         return ex[keep]
 
     def _update_exceptions(self, *_: Any) -> None:
-        show_frame(self._exceptions, self._filtered_exceptions())
+        """Show the current exceptions if their tab is open and they are not shown yet."""
+        if self._tabs.active != len(self._tabs) - 1:
+            return
+        key = (self.model.computations, tuple(self.exception_class), self.exception_flag)
+        if key != self._exceptions_shown:
+            self._exceptions_shown = key
+            show_frame(self._exceptions, self._filtered_exceptions())
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

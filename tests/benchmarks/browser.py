@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.benchmarks.run import pct
 from tests.browser.helpers import ARGS, CHROMIUM
 
 RESULTS = Path(__file__).parent / "results"
@@ -102,11 +103,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
-
-
 async def _open(browser, url: str, page_name: str):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
@@ -140,7 +136,7 @@ async def latency(url: str, changes: int, settle_ms: int = 0) -> dict:
             out[name] = {
                 "changes": len(times),
                 "median_ms": round(statistics.median(times), 1),
-                "p95_ms": round(_pct(times, 0.95), 1),
+                "p95_ms": round(pct(times, 0.95), 1),
                 "timeouts": sum(1 for t in times if t < 0),
                 "console_errors": len(errors),
             }
@@ -190,8 +186,8 @@ async def load(url: str, sessions: int, seconds: float) -> dict:
         "sessions": sessions,
         "seconds": seconds,
         "changes": len(times),
-        "p50_ms": round(_pct(times, 0.5), 1),
-        "p95_ms": round(_pct(times, 0.95), 1),
+        "p50_ms": round(pct(times, 0.5), 1),
+        "p95_ms": round(pct(times, 0.95), 1),
         "max_ms": round(max(times), 1) if times else None,
         "errors": len(failures) + console,
         "page_load_median_ms": round(statistics.median(page_loads), 1),

@@ -45,8 +45,9 @@ def stage(name: str, rows: int, folder: Path, cache: Path) -> dict:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); NaN for no values."""
     s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
 
 
 def latency(rows: int, folder: Path, cache: Path, repeats: int) -> dict:
