@@ -519,8 +519,8 @@ class ReconciliationModel(DomainModel):
                 "claimed_revenue": rows["primary_cents"],
                 "claims_total": rows["claims_cents"],
                 "finance_revenue": rows["fin_cents"],
-                "claim_date": pd.to_datetime(rows["date"]).dt.date,
-                "finance_date": pd.to_datetime(rows["fin_date"]).dt.date,
+                "claim_date": rows["date"].dt.date,  # datetime64 from the query
+                "finance_date": rows["fin_date"].dt.date,
                 "campaigns": rows["campaigns"],
             },
             columns=EXCEPTION_COLUMNS,

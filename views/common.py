@@ -107,14 +107,20 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame()
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype != object:
+        col = out[c]
+        if col.dtype != object:
             continue
-        if out[c].map(lambda v: isinstance(v, dt.date)).any():  # dates as ISO text
-            out[c] = out[c].map(lambda v: v.isoformat()[:10] if isinstance(v, dt.date) else "")
+        present = col[col.notna()]
+        if present.empty:
             continue
-        is_dec = out[c].map(lambda v: isinstance(v, Decimal))
-        if is_dec.any() and (is_dec | out[c].isna()).all():
-            out[c] = pd.to_numeric(out[c].map(lambda v: None if v is None else float(v)))
+        first = present.iloc[0]  # model columns hold one kind of value each
+        if isinstance(first, dt.date):  # dates as ISO text, missing ones blank
+            out[c] = [
+                v.isoformat()[:10] if isinstance(v, dt.date) and v is not pd.NaT else ""
+                for v in col
+            ]
+        elif isinstance(first, Decimal) and present.map(lambda v: isinstance(v, Decimal)).all():
+            out[c] = pd.to_numeric(col.map(lambda v: None if v is None else float(v)))
     return out
 
 

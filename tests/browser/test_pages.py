@@ -113,7 +113,8 @@ def test_tables_sort_and_filter_in_browser(server: str) -> None:
         table.wait_for(timeout=30_000)
 
         def first_order() -> str:
-            return table.locator(".tabulator-row .tabulator-cell").first.inner_text()
+            cells = table.locator('.tabulator-row .tabulator-cell[tabulator-field="order_id"]')
+            return cells.first.inner_text()
 
         before = first_order()
         header = table.locator(".tabulator-col-title", has_text="order_id")
