@@ -46,10 +46,10 @@ bench: install demo
 	$(BIN)/python -m tests.benchmarks.domains
 	$(BIN)/python -m tests.benchmarks.browser latency --data $(DEMO)
 
-# 20 browser sessions changing payments filters for 60 s, then 300 sessions opened and closed,
-# against one `tieout serve` at 1M transactions (loopback only; about 4 minutes).
+# 20 simulated sessions changing payments filters for 60 s against two `tieout serve` processes,
+# then 300 sessions opened and closed, at 1M transactions (loopback only; about 12 minutes).
 load: install demo
-	$(BIN)/python -m tests.benchmarks.browser load --data $(DEMO)
+	$(BIN)/python -m tests.benchmarks.load --data $(DEMO)
 
 clean:
 	rm -rf $(VENV) .tieout-cache dist pyinstaller-work

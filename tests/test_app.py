@@ -53,9 +53,13 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     view.model.campaigns = ["CampB"]
     assert cards.object != before
     assert view._exceptions.value.empty  # worked out only once their tab is open
+    roas_table = tabs[1][1][1]  # on a tab not drawn yet: keeps the new rows until it is
+    assert roas_table.tieout_frame["campaign"].tolist() == ["CampB"]
+    assert roas_table.value["campaign"].tolist() == ["CampA", "CampB"]
     for i in range(len(tabs)):
         tabs.active = i
         tabs[i].get_root(Document(), Comm())
+    assert roas_table.value["campaign"].tolist() == ["CampB"]
     # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
     assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
     view.exception_class = ["missing_in_finance"]
@@ -109,10 +113,11 @@ def test_declines_drill_down_from_the_table(tmp_path: Path) -> None:
     rows = view.model.declines
     i = rows.index[(rows.decline_reason == "do_not_honor") & (rows.channel == "mobile")][0]
     view._select_cell(type("E", (), {"new": [int(i)]})())
+    # (the page is not drawn here: its tables hold the frames they will show when drawn)
     # do_not_honor x mobile: T6 alone (M3, 200.00).
     assert view.drill_cell == ("do_not_honor", "mobile")
     assert "1 declines" in view._drill_text.object
-    assert view._drill_merchants.value["merchant_id"].tolist() == ["M3"]
-    assert view._drill_transactions.value["txn_id"].tolist() == ["T6"]
+    assert view._drill_merchants.tieout_frame["merchant_id"].tolist() == ["M3"]
+    assert view._drill_transactions.tieout_frame["txn_id"].tolist() == ["T6"]
     view.model.segments = ["Enterprise"]  # the drill follows the filters: M3 is SMB
-    assert view._drill_merchants.value.empty
+    assert view._drill_merchants.tieout_frame.empty

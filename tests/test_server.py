@@ -80,6 +80,16 @@ def auth_server(tmp_path: Path) -> Iterator[int]:
     yield from _serve(tmp_path, "--basic-auth", "s3cret-pass", "--cookie-secret", "x" * 32)
 
 
+def test_a_simulated_user_sees_new_kpis_after_each_change(open_server: int) -> None:
+    """The `make load` client (a Bokeh protocol session) against the tiny payments data."""
+    from tests.benchmarks.load import user
+
+    url = f"http://localhost:{open_server}/"
+    out = user(url, seconds=3, think=(0.05, 0.1), seed=0, values=[["SMB"], ["Enterprise"], []])
+    assert out["errors"] == []
+    assert len(out["times"]) >= 3
+
+
 def _request(
     port: int,
     method: str,

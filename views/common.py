@@ -150,14 +150,31 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         layout="fit_data_table",
     )
     options.update(kwargs)
-    widget = pn.widgets.Tabulator(shown, **options)
-    widget.tieout_frame = df  # type: ignore[attr-defined]
+    widget = _Table(shown, **options)
+    widget.tieout_frame = df
     return widget
 
 
+class _Table(pn.widgets.Tabulator):
+    """A `table`'s widget: a frame given while it is drawn nowhere (a tab not open) waits, and is
+    shown when the table is drawn."""
+
+    tieout_frame: pd.DataFrame | None = None
+    _tieout_pending = False
+
+    def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
+        if self._tieout_pending:
+            self._tieout_pending = False
+            self.value = for_display(self.tieout_frame)
+        return super()._get_model(doc, root, parent, comm)
+
+
 def show_frame(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
-    """Show a new model frame in a `table`."""
-    widget.tieout_frame = df  # type: ignore[attr-defined]
+    """Show a new model frame in a `table` (when it is next drawn, if it is drawn nowhere)."""
+    widget.tieout_frame = df
+    if isinstance(widget, _Table) and not widget._models:
+        widget._tieout_pending = True
+        return
     widget.value = for_display(df)
 
 

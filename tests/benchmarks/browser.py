@@ -7,13 +7,9 @@ change waits ``BENCH_SETTLE_MS`` (default 1,500 ms) after the previous one, as a
 the result would; ``BENCH_SETTLE_MS=0`` makes the changes back to back (each may then wait for
 the previous change's charts).
 
-`make load` runs ``load`` and ``sessions`` against one `tieout serve` process at 1M transactions:
-20 concurrent browser sessions changing payments filters for 60 s (think time 0.5-1.5 s), then 300
-sessions opened and closed, with the server's resident memory before and after. Loopback only;
-bounded in count and time.
+`make load` is tests/benchmarks/load.py (simulated sessions, no browser).
 
     python -m tests.benchmarks.browser latency --data demo-data
-    python -m tests.benchmarks.browser load --data demo-data [--sessions 20 --seconds 60]
 """
 
 from __future__ import annotations
@@ -22,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import socket
 import statistics
 import subprocess
@@ -144,95 +139,11 @@ async def latency(url: str, changes: int, settle_ms: int = 0) -> dict:
     return out
 
 
-async def load(url: str, sessions: int, seconds: float) -> dict:
-    from playwright.async_api import async_playwright
-
-    title, values = FILTERS["payments"]
-    times: list[float] = []
-    failures: list[str] = []
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        opened, page_loads = [], []
-        for _ in range(sessions):  # users arrive one after another (ramp-up), then all work
-            t0 = time.perf_counter()
-            opened.append(await _open(browser, url, "payments"))
-            page_loads.append((time.perf_counter() - t0) * 1000)
-        stop = time.monotonic() + seconds
-        rng = random.Random(7)
-
-        async def user(page) -> None:
-            i = rng.randrange(len(values))
-            while time.monotonic() < stop:
-                i += 1
-                try:
-                    ms = await page.evaluate(JS_CHANGE, [title, values[i % len(values)]])
-                except Exception as exc:  # a failed change is an error of the run
-                    failures.append(str(exc)[:200])
-                    continue
-                if ms is None:
-                    continue
-                if ms < 0:
-                    failures.append("no KPI update within 30 s")
-                else:
-                    times.append(ms)
-                await asyncio.sleep(rng.uniform(0.5, 1.5))
-
-        await asyncio.gather(*(user(page) for _, page, _ in opened))
-        console = sum(len(e) for _, _, e in opened)
-        for ctx, _, _ in opened:
-            await ctx.close()
-        await browser.close()
-    return {
-        "sessions": sessions,
-        "seconds": seconds,
-        "changes": len(times),
-        "p50_ms": round(pct(times, 0.5), 1),
-        "p95_ms": round(pct(times, 0.95), 1),
-        "max_ms": round(max(times), 1) if times else None,
-        "errors": len(failures) + console,
-        "page_load_median_ms": round(statistics.median(page_loads), 1),
-        "error_samples": failures[:3],
-    }
-
-
-def open_close_sessions(url: str, pid: int, count: int) -> dict:
-    """Open and close ``count`` sessions (bokeh client: a real server session each), then wait
-    for the server to discard them and compare its resident memory with the memory after a
-    warm-up of 20 sessions (the first sessions import the views and fill caches once)."""
-    import panel.models  # noqa: F401  (registers Panel's bokeh models for the client)
-    from bokeh.client import pull_session
-
-    cold = rss_mb(pid)
-    for _ in range(20):  # warm-up: the first sessions import the views and fill caches
-        pull_session(url=url).close()
-    time.sleep(75)
-    before = rss_mb(pid)
-    peak = before
-    for _ in range(count):
-        session = pull_session(url=url)
-        session.close()
-        peak = max(peak, rss_mb(pid))
-    # `tieout serve` checks for unused sessions every 10 s and drops them after 60 s.
-    time.sleep(75)
-    after = rss_mb(pid)
-    return {
-        "sessions": count,
-        "rss_cold_mb": round(cold, 1),
-        "rss_before_mb": round(before, 1),
-        "rss_peak_mb": round(peak, 1),
-        "rss_after_mb": round(after, 1),
-        "growth_mb": round(after - before, 1),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["latency", "load"])
+    ap.add_argument("what", choices=["latency"])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--changes", type=int, default=30)
-    ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--open-close", type=int, default=300)
     a = ap.parse_args(argv)
     if CHROMIUM is None:
         print("chromium is not installed (apt-get install chromium)")
@@ -240,14 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TIEOUT_CACHE_DIR", str(Path(tempfile.gettempdir()) / "tieout-bench"))
     proc, url = start_server(a.data.resolve())
     try:
-        if a.what == "latency":
-            settle = int(os.environ.get("BENCH_SETTLE_MS", "1500"))
-            result = {"latency": asyncio.run(latency(url, a.changes, settle)), "settle_ms": settle}
-        else:
-            start_rss = rss_mb(proc.pid)
-            result = {"load": asyncio.run(load(url, a.sessions, a.seconds))}
-            result["load"]["rss_start_mb"] = round(start_rss, 1)
-            result["open_close"] = open_close_sessions(url, proc.pid, a.open_close)
+        settle = int(os.environ.get("BENCH_SETTLE_MS", "1500"))
+        result = {"latency": asyncio.run(latency(url, a.changes, settle)), "settle_ms": settle}
     finally:
         proc.terminate()
         proc.wait(15)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -112,16 +112,24 @@ def test_tables_sort_and_filter_in_browser(server: str) -> None:
         table = page.locator(".tabulator").last
         table.wait_for(timeout=30_000)
 
-        def first_order() -> str:
+        def orders() -> list[str]:
             cells = table.locator('.tabulator-row .tabulator-cell[tabulator-field="order_id"]')
-            return cells.first.inner_text()
+            return cells.all_inner_texts()
 
-        before = first_order()
+        def until(check: Callable[[list[str]], bool]) -> list[str]:
+            for _ in range(50):  # the table sorts on the server (remote pagination)
+                if check(now := orders()):
+                    return now
+                page.wait_for_timeout(200)
+            return orders()
+
+        before = until(lambda o: len(o) == 7)  # filled once the tab is open
+        assert before[:2] == ["A2", "F1"]  # by class, then order_id
         header = table.locator(".tabulator-col-title", has_text="order_id")
         header.click()
-        header.click()  # descending
-        page.wait_for_timeout(500)
-        assert first_order() != before
+        assert until(lambda o: o[-1] == "F1") == sorted(before)
+        header.click()
+        assert until(lambda o: o[0] == "F1") == sorted(before, reverse=True)
         box = table.locator(".tabulator-header-filter input").first
         box.click()
         page.keyboard.type("A3")
