@@ -2,9 +2,12 @@
 
 The rules are KPI_DEFINITIONS.md section 3. Queries read the marts of `data.marts`
 (``rec_orders``: orders aggregated at ingest whose claims one filter cannot split;
-``rec_split_claims``: the claims of the few others; ``rec_finance``; ``rec_channels``) and the
-spend and funnel tables. Per period, one query classifies the orders claimed in the period and
-sums the bridge; one sums finance revenue by day; nothing is materialised. The bridge's end
+``rec_split_claims``: the claims of the few others; ``rec_finance``; their grouped forms
+``rec_order_groups`` and ``rec_finance_groups``; ``rec_channels``) and the spend and funnel
+tables. Per period, one query classifies the orders claimed in the period (groups of orders
+alike, and split orders one by one) and sums the bridge; one sums finance revenue by day;
+nothing is materialised. The exceptions table, listing orders one by one, is worked out only
+when read (`exceptions`). The bridge's end
 (finance revenue) is computed independently of its steps, and ``bridge_check`` reports their
 difference (always 0; the property tests hold it to that).
 

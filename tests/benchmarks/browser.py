@@ -91,6 +91,14 @@ def start_server(data: Path) -> tuple[subprocess.Popen, str]:
     return proc, f"http://localhost:{port}/"
 
 
+def save(kind: str, result: dict) -> None:
+    """Write ``result`` to results/<kind>-<time>.json and print it."""
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -157,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(15)
     result["data"] = str(a.data)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"browser-{a.what}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    save(f"browser-{a.what}", result)
     return 0
 
 

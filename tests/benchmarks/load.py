@@ -24,7 +24,6 @@ of the first process.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import random
@@ -34,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.browser import FILTERS, RESULTS, rss_mb, start_server
+from tests.benchmarks.browser import FILTERS, rss_mb, save, start_server
 from tests.benchmarks.run import pct
 
 TIMEOUT_S = 30.0
@@ -174,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(15)
     result["data"] = str(a.data)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    save("load", result)
     return 0
 
 
