@@ -29,6 +29,8 @@ class DomainModel(param.Parameterized):
     FILTERS: ClassVar[tuple[str, ...]] = ()
     #: Other parameters whose change recomputes the outputs (tolerances, model choices).
     SETTINGS: ClassVar[tuple[str, ...]] = ()
+    #: DataFrame outputs that are properties worked out on first read, not parameters.
+    LAZY_OUTPUTS: ClassVar[tuple[str, ...]] = ()
 
     start = param.CalendarDate(
         default=None, allow_None=True, doc="First day of the period (inclusive)."
@@ -138,7 +140,8 @@ class DomainModel(param.Parameterized):
         """Every table behind a chart or table of the page, by name, in declaration order.
 
         DataFrame outputs as they are; dict outputs of DataFrames (breakdowns, shares) as
-        ``<output>_<key>``. Exports and `tieout export` write exactly these.
+        ``<output>_<key>``; then the `LAZY_OUTPUTS`. Exports and `tieout export` write exactly
+        these.
         """
         out: dict[str, pd.DataFrame] = {}
         for name in self.param:
@@ -148,6 +151,7 @@ class DomainModel(param.Parameterized):
             elif isinstance(value, dict) and value:
                 if all(isinstance(v, pd.DataFrame) for v in value.values()):
                     out.update({f"{name}_{k}": v for k, v in value.items()})
+        out.update({name: getattr(self, name) for name in self.LAZY_OUTPUTS})
         return out
 
     def summary(self, tables: bool = False) -> dict[str, Any]:

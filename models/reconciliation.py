@@ -7,9 +7,9 @@ The rules are KPI_DEFINITIONS.md section 3. Queries read the marts of `data.mart
 tables. Per period, one query classifies the orders claimed in the period (groups of orders
 alike, and split orders one by one) and sums the bridge; one sums finance revenue by day;
 nothing is materialised. The exceptions table, listing orders one by one, is worked out only
-when read (`exceptions`). The bridge's end
-(finance revenue) is computed independently of its steps, and ``bridge_check`` reports their
-difference (always 0; the property tests hold it to that).
+when read (`exceptions`). The bridge's end (finance revenue) is computed independently of its
+steps, and ``bridge_check`` reports their difference (always 0; the property tests hold it to
+that).
 
 When ``revenue_marketing`` has no order_id (an aggregate export), the model compares day x
 campaign instead: finance revenue of a day is allocated to that day's claimed campaigns pro rata

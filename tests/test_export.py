@@ -107,3 +107,28 @@ def test_export_refuses_to_write_into_the_data_folder(model, capsys) -> None:
 def test_write_tables_rejects_unknown_format(model, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format must be one of"):
         write_tables(model, tmp_path, "json")
+
+
+def test_reconciliation_exports_carry_the_exceptions(tmp_path: Path) -> None:
+    """The exceptions are worked out on first read; exports still write them (tiny dataset of
+    tests/recon_tiny.py over its whole span: A2 mismatch, A3 missing, A4 refunded, A5 duplicate,
+    A6 and A7 timing, F1 finance only)."""
+    from tests import recon_tiny
+
+    root = write_csvs(tmp_path / "data", "reconciliation", recon_tiny.tables())
+    model = make_model("reconciliation", open_source(root))
+    tables = model.output_tables()
+    assert sorted(tables["exceptions"]["order_id"]) == ["A2", "A3", "A4", "A5", "A6", "A7", "F1"]
+    book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
+    assert "exceptions" in book.sheetnames
+    sheet = book["exceptions"]
+    ids = [c.value for c in next(sheet.iter_cols(min_col=1, max_col=1))]
+    assert sorted(v for v in ids if v and v != "order_id") == [
+        "A2",
+        "A3",
+        "A4",
+        "A5",
+        "A6",
+        "A7",
+        "F1",
+    ]
