@@ -256,14 +256,22 @@ class ReconciliationModel(DomainModel):
         }
 
     # Query builders: Ibis expressions of (start, end, camps, tolerances), compiled once each.
+    def _claimed_in(
+        self, t: ibis.Table, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> ibis.Table:
+        """Rows of ``t`` claimed in [start, end] by passing campaigns."""
+        t = self._by_campaign(t, camps)
+        return t.filter(t.date >= start, t.date <= end)
+
     def _claims_in(
         self, start: dt.date, end: dt.date, camps: list[str] | None
     ) -> tuple[ibis.Table, ibis.Table]:
         """Orders of ``rec_orders`` and claims of split orders, claimed in [start, end] by
         passing campaigns."""
-        u = self._by_campaign(self._orders_t, camps)
-        s = self._by_campaign(self._split, camps)
-        return u.filter(u.date >= start, u.date <= end), s.filter(s.date >= start, s.date <= end)
+        return (
+            self._claimed_in(self._orders_t, start, end, camps),
+            self._claimed_in(self._split, start, end, camps),
+        )
 
     def _split_orders(self, s: ibis.Table) -> ibis.Table:
         """Split orders grouped from their claims ``s`` (those of the period and campaigns)."""
@@ -324,8 +332,7 @@ class ReconciliationModel(DomainModel):
         Reads ``rec_order_groups`` (orders summed by everything classified on, ``orders``
         counting them) and the period's split orders, counted one each."""
         start, end = v["start"], v["end"]
-        u = self._by_campaign(self._order_groups, camps)
-        u = u.filter(u.date >= start, u.date <= end)
+        u = self._claimed_in(self._order_groups, start, end, camps)
         _, s = self._claims_in(start, end, camps)
         g = self._split_orders(s)
         g = g.mutate(dup=g.n > 1, orders=ibis.literal(1, "int64"))
@@ -378,8 +385,7 @@ class ReconciliationModel(DomainModel):
         )
 
     def _claims_daily_q(self, start: dt.date, end: dt.date, camps: list[str] | None) -> ibis.Table:
-        u = self._by_campaign(self._order_groups, camps)
-        u = u.filter(u.date >= start, u.date <= end)
+        u = self._claimed_in(self._order_groups, start, end, camps)
         booked = u.in_finance & (u.fin_status == "booked")
         return u.group_by(["date", "campaign"]).agg(
             claims=u.claims_cents.sum(), fin=_sum_if(booked, u.fin_cents)
