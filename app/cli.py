@@ -319,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
+        engine = sys.modules.get("data.engine")  # a cache folder that cannot be used: exit 2
+        if engine is not None and isinstance(exc, engine.CacheError):
+            print(f"tieout: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"tieout: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return EXIT_UNEXPECTED
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +29,13 @@ from typing import Any
 import duckdb
 import ibis
 import pandas as pd
+from filelock import FileLock
 from ibis.backends.duckdb import Backend as _DuckDBBackend
 
 from data import schemas
-from data.validate import DomainData, Problem, Report, find_file, load_domain
+from data.validate import DomainData, Problem, Report, find_file, load_domain, open_binary
+
+log = logging.getLogger("tieout")
 
 ENGINE_VERSION = "10"  # bump when ingest or marts change, so caches rebuild
 SORT_KEYS = {
@@ -136,19 +141,41 @@ def default_cache_dir() -> Path:
 def file_digest(path: Path) -> str:
     """blake2b (128-bit) of a file's bytes."""
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         while chunk := fh.read(1 << 22):
             h.update(chunk)
     return h.hexdigest()
 
 
-def _hash_files(paths: list[Path]) -> tuple[str, dict[str, str]]:
-    """The cache key of a set of source files, and each file's own digest."""
-    digests = {str(p): file_digest(p) for p in sorted(paths)}
+def file_stamp(path: Path) -> list[int]:
+    """(size, mtime in ns) of a file, or (-1, -1) when it cannot be read: what changes when the
+    file is written again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [-1, -1]
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _hash_files(root: Path, paths: list[Path]) -> tuple[str, dict[str, str]]:
+    """The cache key of a data root and the files considered in it, and each file's digest.
+
+    The key covers the engine version, the folder itself and every file considered (its path
+    inside the folder and its bytes): two folders never share an entry. A file that cannot be
+    read gets a digest naming that (its domain then fails validation, the others load).
+    """
+    digests: dict[str, str] = {}
+    for p in sorted(paths):
+        try:
+            digests[str(p)] = file_digest(p)
+        except OSError as exc:
+            digests[str(p)] = f"unreadable:{exc.__class__.__name__}:{file_stamp(p)}"
     h = hashlib.blake2b(digest_size=16)
     h.update(ENGINE_VERSION.encode())
+    h.update(f"root:{root}\n".encode())
     for path in sorted(paths):
-        h.update(f"{path.parent.name}/{path.name}:{digests[str(path)]}".encode())
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        h.update(f"{rel.as_posix()}:{digests[str(path)]}\n".encode())
     return h.hexdigest(), digests
 
 
@@ -199,18 +226,32 @@ def read_runs(cache: Path | None = None, root: Path | None = None) -> list[dict[
 
 
 def source_files(root: Path) -> dict[str, dict[str, Path]]:
-    """Every file of every declared table under ``root``, by domain and table."""
+    """Every file of every declared table under ``root``, by domain and table (one per table)."""
     found: dict[str, dict[str, Path]] = {}
+    for domain, tables in considered_files(root).items():
+        found[domain] = {t: files[0] for t, files in tables.items() if len(files) == 1}
+    return found
+
+
+def considered_files(root: Path) -> dict[str, dict[str, list[Path]]]:
+    """Every file that could hold a declared table under ``root`` (several when ambiguous)."""
+    found: dict[str, dict[str, list[Path]]] = {}
     for domain in schemas.DOMAINS:
         folder = root / domain
-        if not folder.is_dir():
-            continue
-        found[domain] = {}
-        for spec in schemas.tables_of(domain):
-            files = find_file(folder, spec.name)
-            if len(files) == 1:
-                found[domain][spec.name] = files[0]
+        try:
+            if not folder.is_dir():
+                continue
+            found[domain] = {}
+            for spec in schemas.tables_of(domain):
+                if files := find_file(folder, spec.name):
+                    found[domain][spec.name] = files
+        except OSError:  # an unreadable folder: its domain reports it when validated
+            found[domain] = {}
     return found
+
+
+def _all_files(root: Path) -> list[Path]:
+    return [p for t in considered_files(root).values() for files in t.values() for p in files]
 
 
 def _sql_frame(spec: schemas.Table, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -297,6 +338,13 @@ class Source:
     def has(self, domain: str) -> bool:
         return domain in self.status and self.status[domain].loaded
 
+    def changed_files(self) -> list[str]:
+        """The source files written, added or removed since this database was built (by size and
+        modification time; cheap enough to ask every few seconds)."""
+        then: dict[str, list[int]] = self.meta.get("stamps", {})
+        now = {str(p): file_stamp(p) for p in _all_files(self.root)}
+        return sorted(f for f in then.keys() | now.keys() if then.get(f) != now.get(f))
+
     def close(self) -> None:
         self._con.close()
 
@@ -304,15 +352,20 @@ class Source:
         return f"Source({str(self.root)!r})"
 
 
+class CacheError(Exception):
+    """The cache folder cannot be used; the message says what and where."""
+
+
 def build_database(
     root: Path, db_path: Path, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Validate every domain under ``root`` and ingest the valid ones into ``db_path``."""
+    """Validate every domain under ``root`` and ingest the valid ones into ``db_path``.
+
+    A domain whose ingest or marts fail is reported as that domain's error; the others load.
+    """
     say = progress or (lambda _msg: None)
     meta: dict[str, Any] = {"root": str(root), "domains": {}, "timings": {}}
-    tmp = db_path.with_suffix(".building")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    con = duckdb.connect(str(db_path))
     try:
         con.execute("SET preserve_insertion_order = true")
         for domain in schemas.DOMAINS:
@@ -329,24 +382,123 @@ def build_database(
             )
             if data.ok:
                 t1 = time.perf_counter()
-                say(f"ingesting {domain}")
-                status.rows = ingest_tables(con, data)
-                del data
-                builder = MART_BUILDERS.get(domain)
-                if builder is not None:
-                    say(f"building {domain} marts")
-                    be = ibis.duckdb.from_connection(con)
-                    for name, expr in builder(be).items():
-                        be.create_table(name, expr, overwrite=True)
-                status.loaded = True
+                try:
+                    say(f"ingesting {domain}")
+                    status.rows = ingest_tables(con, data)
+                    del data
+                    builder = MART_BUILDERS.get(domain)
+                    if builder is not None:
+                        say(f"building {domain} marts")
+                        be = ibis.duckdb.from_connection(con)
+                        for name, expr in builder(be).items():
+                            be.create_table(name, expr, overwrite=True)
+                    status.loaded = True
+                except (duckdb.Error, ibis.common.exceptions.IbisError, ValueError) as exc:
+                    log.exception("loading %s from %s failed", domain, root)
+                    problem = Problem(
+                        domain,
+                        None,
+                        f"data the engine can load ({exc.__class__.__name__}: {str(exc)[:300]})",
+                    )
+                    status.problems.append(problem.as_dict())
+                    status.rows = {}
                 meta["timings"][f"{domain}.ingest_s"] = round(time.perf_counter() - t1, 3)
             meta["domains"][domain] = status.__dict__
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, db_path)
     return meta
 
+
+def _usable_cache(cache: Path) -> Path:
+    """``cache``, created if missing; `CacheError` naming the folder when it cannot be written."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / f".probe-{os.getpid()}-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CacheError(
+            f"the cache folder {cache} cannot be written ({exc.strerror or exc}); choose another "
+            f"with TIEOUT_CACHE_DIR or make it writable"
+        ) from None
+    return cache
+
+
+def _read_entry(db_path: Path, meta_path: Path, key: str) -> dict[str, Any] | None:
+    """The metadata of a complete cache entry, or None when there is none; a damaged entry (meta
+    unreadable, database missing, truncated or unopenable) is logged, removed and None returned."""
+    if not meta_path.exists() and not db_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("key") != key or "domains" not in meta:
+            raise ValueError("metadata incomplete")
+        if db_path.stat().st_size != meta.get("db_bytes"):
+            raise ValueError(
+                f"database is {db_path.stat().st_size} bytes, built as {meta.get('db_bytes')}"
+            )
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            for table in meta.get("tables", []):
+                con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
+        finally:
+            con.close()
+        return meta
+    except (OSError, ValueError, duckdb.Error) as exc:
+        log.warning(
+            "cache entry %s is damaged (%s: %s): discarding and rebuilding",
+            db_path,
+            exc.__class__.__name__,
+            exc,
+        )
+        for path in (meta_path, db_path, db_path.with_suffix(".duckdb.wal")):
+            path.unlink(missing_ok=True)
+        return None
+
+
+def _build_entry(
+    root: Path,
+    cache: Path,
+    key: str,
+    digests: dict[str, str],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Build the entry ``key`` in a temporary name of its own, then move the database and then its
+    metadata into place (the metadata is written last: an entry without it is incomplete)."""
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp_db = cache / f"{key}.{tag}.building"
+    tmp_meta = cache / f"{key}.{tag}.json-building"
+    try:
+        t0 = time.perf_counter()
+        stamps = {str(p): file_stamp(p) for p in _all_files(root)}
+        meta = build_database(root, tmp_db, progress)
+        meta["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
+        meta["key"] = key
+        meta["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        meta["stamps"] = stamps
+        meta["db_bytes"] = tmp_db.stat().st_size
+        con = duckdb.connect(str(tmp_db), read_only=True)
+        try:
+            meta["tables"] = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        finally:
+            con.close()
+        with open(tmp_meta, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(meta, indent=1, default=str))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_db, cache / f"{key}.duckdb")
+        os.replace(tmp_meta, cache / f"{key}.json")
+    finally:
+        tmp_db.unlink(missing_ok=True)
+        tmp_meta.unlink(missing_ok=True)
+        Path(f"{tmp_db}.wal").unlink(missing_ok=True)
+    append_run(cache, meta, digests)
+    return meta
+
+
+#: How long a process waits for another one building the same cache entry.
+BUILD_WAIT_S = float(os.environ.get("TIEOUT_BUILD_WAIT_S", 3600))
 
 _SOURCES: dict[str, Source] = {}
 _SOURCES_LOCK = threading.Lock()
@@ -359,32 +511,37 @@ def open_source(
 ) -> Source:
     """Open ``root``: reuse the cached database for these exact files, or validate and ingest.
 
-    One `Source` per database per process is shared (read-only) by every caller.
+    One `Source` per database per process is shared (read-only) by every caller. Processes that
+    start at once on the same files take turns through a lock file: one builds, the others wait
+    and then use its result. A damaged entry is discarded and rebuilt.
     """
     import data.marts  # noqa: F401  (registers MART_BUILDERS)
 
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    files = [p for tables in source_files(root).values() for p in tables.values()]
-    key, digests = _hash_files(files)
+    key, digests = _hash_files(root, _all_files(root))
     with _SOURCES_LOCK:
         if key in _SOURCES:
             return _SOURCES[key]
-        cache.mkdir(parents=True, exist_ok=True)
+        _usable_cache(cache)
         db_path = cache / f"{key}.duckdb"
         meta_path = cache / f"{key}.json"
-        if db_path.exists() and meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            meta["cached"] = True
-        else:
-            t0 = time.perf_counter()
-            meta = build_database(root, db_path, progress)
-            meta["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
-            meta["key"] = key
-            meta["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            meta_path.write_text(json.dumps(meta, indent=1, default=str))
-            append_run(cache, meta, digests)
-            meta["cached"] = False
+        lock = FileLock(str(cache / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except TimeoutError:
+            if progress is not None:
+                progress("waiting for another process that is loading the same files")
+            lock.acquire(timeout=BUILD_WAIT_S)
+        try:
+            meta = _read_entry(db_path, meta_path, key)
+            if meta is None:
+                meta = _build_entry(root, cache, key, digests, progress)
+                meta["cached"] = False
+            else:
+                meta["cached"] = True
+        finally:
+            lock.release()
         meta["cache_dir"] = str(cache)
         source = Source(root, db_path, meta)
         _SOURCES[key] = source

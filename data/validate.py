@@ -13,10 +13,13 @@ from __future__ import annotations
 import codecs
 import gzip
 import os
-from collections.abc import Iterable
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,10 @@ from data.schemas import Column, Table, tables_of
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
 #: Largest decompressed size accepted for a `.csv.gz` file (a guard against gzip bombs).
 MAX_UNCOMPRESSED_BYTES = int(os.environ.get("TIEOUT_MAX_UNCOMPRESSED_BYTES", 8 * 1024**3))
+#: Memory that reading one CSV file takes, per byte of its text (measured: 5.7 for the demo's
+#: transactions; pandas holds every cell as a Python string).
+READ_BYTES_PER_TEXT_BYTE = 6
+MEMORY_ENV = "TIEOUT_MEMORY_BUDGET"
 MAX_ROWS_LISTED = 5
 #: Longest text cell accepted: names and notes are short; a huge cell is a broken or hostile file.
 MAX_TEXT_CHARS = 1000
@@ -130,12 +137,65 @@ def find_file(folder: Path, name: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower() in wanted)
 
 
+def open_binary(path: Path) -> BinaryIO:
+    """Open a source file for reading: the one place user files are opened (never for writing)."""
+    return open(path, "rb")
+
+
+def _size_text(n: float) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def memory_budget() -> int:
+    """Bytes that reading files may hold at once in this process: ``$TIEOUT_MEMORY_BUDGET`` (bytes,
+    or a number with MB/GB/MiB/GiB), else half of the machine's memory (8 GiB when unknown)."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if text:
+        m = re.fullmatch(r"(?i)\s*([0-9.]+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", text)
+        if m:
+            unit = (m.group(2) or "b").lower()
+            scale = {"b": 1, "kb": 1e3, "kib": 1024, "mb": 1e6, "mib": 1024**2, "gb": 1e9}.get(
+                unit, 1024**3
+            )
+            return int(float(m.group(1)) * scale)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, ValueError, OSError):  # not POSIX (Windows)
+        return 8 * 1024**3
+
+
+class _Budget:
+    """The process's reading budget: a read holds its estimate while it runs; reads that would
+    go over wait for others to end (a read larger than the whole budget is refused before)."""
+
+    def __init__(self) -> None:
+        self._held = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, n: int) -> Iterator[None]:
+        total = memory_budget()
+        n = min(n, total)
+        with self._cond:
+            self._cond.wait_for(lambda: self._held == 0 or self._held + n <= total)
+            self._held += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= n
+                self._cond.notify_all()
+
+
+READ_BUDGET = _Budget()
+
+
 def _first_bad_utf8(path: Path) -> tuple[int, str] | None:
     """(line number, bytes) of the first invalid UTF-8 sequence, or None if the file decodes."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     decoder = codecs.getincrementaldecoder("utf-8")()
     line = 1
-    with opener(path, "rb") as fh:
+    with open_binary(path) as raw:
+        fh = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
         while chunk := fh.read(1 << 20):
             try:
                 decoder.decode(chunk)
@@ -145,37 +205,73 @@ def _first_bad_utf8(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def _gzip_size_ok(path: Path) -> bool:
+def _gzip_size(path: Path, limit: int) -> int:
+    """The expanded size of a gzip file, counted as it streams; stops past ``limit``."""
     total = 0
-    with gzip.open(path, "rb") as fh:
+    with open_binary(path) as raw, gzip.GzipFile(fileobj=raw) as fh:
         while chunk := fh.read(1 << 22):
             total += len(chunk)
-            if total > MAX_UNCOMPRESSED_BYTES:
-                return False
-    return True
+            if total > limit:
+                break
+    return total
+
+
+def _text_size(path: Path, limit: int) -> int:
+    """Bytes of data that reading ``path`` turns into cells (expanded size of a gzip file, the
+    uncompressed size Parquet records for its columns)."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return _gzip_size(path, limit)
+    if name.endswith(".parquet"):
+        meta = pq.ParquetFile(path).metadata
+        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return path.stat().st_size
 
 
 def read_table_file(path: Path, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read one CSV/CSV.GZ/Parquet file, text cells as strings; headers normalised."""
+    """Read one CSV/CSV.GZ/Parquet file, text cells as strings; headers normalised.
+
+    A file whose reading would take more memory than the budget (`memory_budget`) is refused
+    before it is read, naming its size and the setting; a gzip file is measured as it streams.
+    """
+    budget = memory_budget()
+    gz = path.name.lower().endswith(".gz")
     try:
-        if path.name.lower().endswith(".parquet"):
-            frame = pq.read_table(path).to_pandas()
-        else:
-            if path.name.lower().endswith(".gz") and not _gzip_size_ok(path):
-                limit = (
-                    f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.1f} GiB"
-                    if MAX_UNCOMPRESSED_BYTES >= 1024**3
-                    else f"{MAX_UNCOMPRESSED_BYTES / 1024**2:.0f} MiB"
+        limit = budget // READ_BYTES_PER_TEXT_BYTE
+        size = _text_size(path, min(limit, MAX_UNCOMPRESSED_BYTES))
+        if gz and size > MAX_UNCOMPRESSED_BYTES:
+            return None, [
+                Problem(
+                    label,
+                    None,
+                    f"a gzip file that expands to at most {_size_text(MAX_UNCOMPRESSED_BYTES)}",
                 )
-                return None, [Problem(label, None, f"a gzip file that expands to at most {limit}")]
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[],
-                encoding="utf-8-sig",
-                skipinitialspace=False,
-            )
+            ]
+        if size > limit:
+            what = "expands to" if gz else "holds"
+            return None, [
+                Problem(
+                    label,
+                    None,
+                    f"a file this machine can read: it {what} more than {_size_text(size)} of "
+                    f"data, which needs about {_size_text(size * READ_BYTES_PER_TEXT_BYTE)} of "
+                    f"memory, over the reading budget of {_size_text(budget)} (set "
+                    f"{MEMORY_ENV} to change it, or split the file)",
+                )
+            ]
+        with READ_BUDGET.hold(size * READ_BYTES_PER_TEXT_BYTE), open_binary(path) as fh:
+            if path.name.lower().endswith(".parquet"):
+                frame = pq.read_table(fh).to_pandas()
+            else:
+                frame = pd.read_csv(
+                    fh,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[],
+                    encoding="utf-8-sig",
+                    skipinitialspace=False,
+                    compression="gzip" if gz else None,
+                )
     except UnicodeDecodeError:
         bad = _first_bad_utf8(path)
         rows = (bad[0],) if bad else ()
@@ -204,16 +300,43 @@ def _blank(series: pd.Series) -> np.ndarray:
     return series.isna().to_numpy()
 
 
-def _money_cents(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Currency units -> integer cents, exactly for text; half away from zero past 2 decimals."""
+#: Money text is accepted in two spellings only: a decimal point and no grouping (1234.56), or
+#: ',' between groups of three digits before an optional decimal point (1,234.56).
+_MONEY_PLAIN = r"^-?(?:\d+(?:\.\d*)?|\.\d+)$"
+_MONEY_GROUPED = r"^-?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
+#: What a decimal comma looks like (21,19 / 12,5 / 1.234,56): never read as money.
+_DECIMAL_COMMA = r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+MONEY_EXPECTED = "an amount like 1234.56 or 1,234.56 (decimal point; ',' only between thousands)"
+
+
+def _money_cents(series: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    """Currency units -> integer cents, exactly for text; half away from zero past 2 decimals.
+
+    Returns (cents, mask of cells that are not money, what was expected). Text is money only in
+    one unambiguous spelling (`MONEY_EXPECTED`); when a column holds values that look like a
+    decimal comma, none of its comma values is read (1,234 could then be 1.234), and the
+    expectation says so.
+    """
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.astype("float64")
         cents = np.round(values.to_numpy() * 100.0)
         bad = ~np.isfinite(cents) & ~np.isnan(values.to_numpy())
         out = pd.Series(cents, index=series.index)
         out[~np.isfinite(cents)] = np.nan
-        return out.astype("Int64"), bad
-    text = series.astype("string").str.strip().str.replace(",", "", regex=False)
+        return out.astype("Int64"), bad, "a finite amount"
+    raw = series.astype("string").str.strip()
+    plain = raw.str.match(_MONEY_PLAIN).fillna(False)
+    grouped = raw.str.match(_MONEY_GROUPED).fillna(False)
+    comma = raw.str.match(_DECIMAL_COMMA).fillna(False) & ~grouped
+    expected = MONEY_EXPECTED
+    if comma.any():
+        example = str(raw[comma].iloc[0])
+        expected += (
+            f"; this column looks like it uses a decimal comma (e.g. {example!r}): write "
+            f"{example.replace('.', '').replace(',', '.')!r} instead"
+        )
+        grouped = grouped & False
+    text = raw.where(plain | grouped).str.replace(",", "", regex=False)
     parts = text.str.extract(r"^(-?)(\d*)(?:\.(\d*))?$")
     ok = parts[1].notna() & ((parts[1].str.len() > 0) | (parts[2].fillna("").str.len() > 0))
     whole = pd.to_numeric(parts[1].where(parts[1].str.len() > 0, "0"), errors="coerce")
@@ -225,15 +348,18 @@ def _money_cents(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     sign = parts[0].map({"-": -1}).fillna(1).astype("Int64")
     cents = (cents * sign).where(ok)
     blank = _blank(series)
-    return cents.astype("Int64"), (~ok.fillna(False).to_numpy(dtype=bool)) & ~blank
+    return cents.astype("Int64"), (~ok.fillna(False).to_numpy(dtype=bool)) & ~blank, expected
 
 
 def _number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return series.astype("float64"), np.zeros(len(series), dtype=bool)
+        values = series.astype("float64")
+        infinite = np.isinf(values.to_numpy())
+        return values.where(~infinite), infinite
     text = series.astype("string").str.strip()
     parsed = pd.to_numeric(text, errors="coerce").astype("float64")
-    return parsed, (parsed.isna().to_numpy() & ~_blank(series))
+    infinite = np.isinf(parsed.to_numpy())  # "inf", "1e999": not a count or a rate
+    return parsed.where(~infinite), ((parsed.isna().to_numpy() | infinite) & ~_blank(series))
 
 
 def _datetime(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -256,8 +382,7 @@ def _text(series: pd.Series) -> pd.Series:
 def parse_column(col: Column, series: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
     """Parse one column: (typed values, mask of unparseable cells, what was expected)."""
     if col.kind == "money":
-        values, bad = _money_cents(series)
-        return values, bad, "an amount like 12.34"
+        return _money_cents(series)
     if col.kind in ("int", "float"):
         values, bad = _number(series)
         if col.kind == "int":
