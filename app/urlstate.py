@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import param
+
 #: CLI flag -> model parameter, per domain (names from KPI_DEFINITIONS.md).
 FILTER_FLAGS: dict[str, dict[str, str]] = {
     "influencer": {
@@ -79,9 +81,9 @@ def _parse(model: Any, pname: str, values: list[str]) -> Any:
     text = values[-1]
     if pname in ("start", "end"):
         return dt.date.fromisoformat(text)
-    if p.__class__.__name__ == "Integer":
+    if isinstance(p, param.Integer):
         return int(text)
-    if p.__class__.__name__ == "Number":
+    if isinstance(p, param.Number):
         return float(text)
     return text
 

@@ -10,6 +10,7 @@ previous outputs stay and the exception reaches the caller (the app shows it as 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -19,6 +20,16 @@ import param
 
 from data.engine import Prepared
 from models.kpi import money
+
+
+class FiniteNumber(param.Number):
+    """A number setting that refuses NaN and infinities: ``abs_tol=inf`` in a link or on the
+    command line would make every mismatch "matched"."""
+
+    def _validate_value(self, value: Any, allow_None: bool) -> None:
+        super()._validate_value(value, allow_None)
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{self.name}: expected a finite number, got {value!r}")
 
 
 class DomainModel(param.Parameterized):

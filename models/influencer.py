@@ -28,7 +28,7 @@ import pandas as pd
 import param
 
 from data.marts import ATTRIBUTION_MODELS, TIER_NAMES, tier_of
-from models.base import DomainModel, passes, set_options
+from models.base import DomainModel, FiniteNumber, passes, set_options
 from models.kpi import money, pct, ratio
 
 SALE_FILTERS = {"platforms": "platform", "categories": "category", "tiers": "tier"}
@@ -134,7 +134,7 @@ class InfluencerModel(DomainModel):
     platforms = param.ListSelector(default=[], objects=[], doc="Platforms to include.")
     categories = param.ListSelector(default=[], objects=[], doc="Influencer categories.")
     tiers = param.ListSelector(default=[], objects=[], doc="Influencer tiers (by followers).")
-    cogs = param.Number(
+    cogs = FiniteNumber(
         default=0.55, bounds=(0, 1), doc="Cost of goods sold as a fraction of revenue."
     )
     attribution = param.Selector(

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import param
 
-from models.base import DomainModel, passes, set_options
+from models.base import DomainModel, FiniteNumber, passes, set_options
 from models.influencer import apportion, split_cents
 from models.kpi import money, pct, ratio, weighted_median
 
@@ -96,11 +96,13 @@ class ReconciliationModel(DomainModel):
 
     channels = param.ListSelector(default=[], objects=[], doc="Marketing channels to include.")
     campaigns = param.ListSelector(default=[], objects=[], doc="Campaigns to include.")
-    abs_tol = param.Number(default=0.01, bounds=(0, None), doc="Amount tolerance (currency).")
-    rel_tol = param.Number(default=0.0, bounds=(0, 1), doc="Amount tolerance (share of finance).")
-    timing_days = param.Integer(default=3, bounds=(0, None), doc="Days apart before 'timing'.")
-    anomaly_threshold = param.Number(
-        default=3.5, bounds=(0, None), doc="Robust score above which a day's variance is flagged."
+    # Upper bounds refuse absurd values from a link or a flag (a tolerance wider than any
+    # order, a timing window of centuries).
+    abs_tol = FiniteNumber(default=0.01, bounds=(0, 1_000_000), doc="Amount tolerance (currency).")
+    rel_tol = FiniteNumber(default=0.0, bounds=(0, 1), doc="Amount tolerance (share of finance).")
+    timing_days = param.Integer(default=3, bounds=(0, 3660), doc="Days apart before 'timing'.")
+    anomaly_threshold = FiniteNumber(
+        default=3.5, bounds=(0, 1000), doc="Robust score above which a day's variance is flagged."
     )
 
     approximate = param.Boolean(
