@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--oauth-key", default=None)
     s.add_argument("--oauth-secret", default=None)
     s.add_argument("--oauth-redirect-uri", default=None)
+    s.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="trust the reverse proxy's X-Forwarded-For/-Proto headers (client address, https)",
+    )
     return p
 
 
@@ -289,6 +294,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
         oauth_key=a.oauth_key,
         oauth_secret=a.oauth_secret,
         oauth_redirect_uri=a.oauth_redirect_uri,
+        behind_proxy=a.behind_proxy,
     )
     return EXIT_OK
 

@@ -86,6 +86,7 @@ class TieoutApp:
         self.query = _session_query()
         self.sources: dict[str, Source] = {}
         self.built: dict[str, tuple[Any, Any]] = {}
+        self.uploads: list[Any] = []  # folders this session uploaded (deleted when unused)
         page = self.query.get("page", ["payments"])[0]
         self.nav = pn.widgets.RadioButtonGroup(
             options={v: k for k, v in PAGES.items()},
@@ -114,8 +115,19 @@ class TieoutApp:
 
     def replace(self, source: Source, domains: list[str]) -> None:
         """Use ``source`` for ``domains`` from now on (the Data page's switch)."""
+        before = {s.root for s in self.sources.values()}
         self._use(source, tuple(domains))
+        for root in before:
+            self.release_upload(root)
         self.show(self.nav.value)
+
+    def release_upload(self, root: Any) -> None:
+        """Delete an uploaded folder of this session once no domain uses it."""
+        if root in self.uploads and all(s.root != root for s in self.sources.values()):
+            from views.data_page import discard_upload
+
+            self.uploads.remove(root)
+            discard_upload(root)
 
     @property
     def root(self) -> Any:
@@ -203,6 +215,12 @@ class TieoutApp:
             if model is not None:
                 model.close()
         self.built.clear()
+        if self.uploads:
+            from views.data_page import discard_upload
+
+            for root in self.uploads:
+                discard_upload(root)
+            self.uploads.clear()
 
     def model(self, page: str) -> Any:
         """The model of a built domain page (None when the page shows a message)."""
@@ -269,7 +287,7 @@ class TieoutApp:
 def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     """Build the app for one session: header, sidebar navigation and filters, pages."""
     hv.extension("bokeh", logo=False)
-    pn.extension("tabulator", notifications=True)
+    pn.extension("tabulator", "filedropper", notifications=True)
     job = None
     if source is None:
         job = startup_job(data_root())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ def serve(
     oauth_key: str | None = None,
     oauth_secret: str | None = None,
     oauth_redirect_uri: str | None = None,
+    behind_proxy: bool = False,
 ) -> None:
     """Ingest (or reuse) the data, then serve `create_app` until stopped."""
     import panel as pn
@@ -52,7 +54,11 @@ def serve(
     if basic_auth and oauth_provider:
         raise SystemExit("tieout: choose basic auth or OAuth, not both")
     if basic_auth:
-        kwargs["basic_auth"] = basic_auth
+        from app.auth import TieoutBasicAuthProvider
+
+        # Not `basic_auth=`: given that, Panel installs its own provider in place of this one,
+        # which throttles and logs failed logins and flags the login cookies (app/auth.py).
+        kwargs["auth_provider"] = TieoutBasicAuthProvider(basic_auth)
     if oauth_provider:
         kwargs.update(
             oauth_provider=oauth_provider,
@@ -69,6 +75,15 @@ def serve(
         kwargs["oauth_expiry"] = login_expiry_days
     elif cookie_secret:
         kwargs["cookie_secret"] = cookie_secret
+    if behind_proxy:
+        # Client address and https from the proxy's X-Real-Ip / X-Forwarded-* headers: failed
+        # logins are then counted per real client and login cookies get the Secure flag.
+        kwargs["use_xheaders"] = True
+    from views.data_page import clean_stale_uploads
+
+    for folder in clean_stale_uploads():
+        print(f"tieout: removed uploads of an ended server process: {folder}", flush=True)  # noqa: T201
+    _log_warnings_to_stderr()
     shown = address if address != "0.0.0.0" else "localhost"
     print(f"tieout: serving on http://{shown}:{port}/", flush=True)  # noqa: T201
     pn.serve(
@@ -83,3 +98,15 @@ def serve(
         unused_session_lifetime_milliseconds=60_000,
         **kwargs,
     )
+
+
+def _log_warnings_to_stderr() -> None:
+    """Send the "tieout" logger's warnings (failed logins among them) to stderr with a
+    timestamp, unless logging is already configured."""
+    log = logging.getLogger("tieout")
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)

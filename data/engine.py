@@ -548,6 +548,23 @@ def open_source(
         return source
 
 
+def forget_source(root: str | os.PathLike[str]) -> None:
+    """Close the sources of ``root`` and delete their cache entries (an upload nobody uses)."""
+    root = Path(root).resolve()
+    with _SOURCES_LOCK:
+        for key, source in list(_SOURCES.items()):
+            if source.root != root:
+                continue
+            source.close()
+            del _SOURCES[key]
+            for path in (
+                source.db_path,
+                source.db_path.with_suffix(".json"),
+                source.db_path.with_suffix(".lock"),
+            ):
+                path.unlink(missing_ok=True)
+
+
 def clear_sources() -> None:
     """Close every open source (tests)."""
     with _SOURCES_LOCK:

@@ -133,3 +133,85 @@ def test_job_reports_its_end_once_even_to_late_listeners() -> None:
     failing = Job("f", lambda j: 1 / 0)
     failing.wait(10)
     assert failing.error == "ZeroDivisionError: division by zero" and failing.result is None
+
+
+# --------------------------------------------------------------------------- upload lifecycle
+
+
+def _files(transactions: str = TRANSACTIONS) -> dict[str, bytes]:
+    return {"merchants.csv": MERCHANTS.encode(), "transactions.csv": transactions.encode()}
+
+
+def test_uploads_over_the_quota_are_refused_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = sum(len(b) for b in _files().values())
+    monkeypatch.setenv("TIEOUT_UPLOAD_QUOTA", str(int(size * 1.5)))
+    save_uploads("payments", _files(), base=tmp_path)
+    with pytest.raises(ValueError, match="at most 0 MB of uploads at once"):
+        save_uploads("payments", _files(), base=tmp_path)
+
+
+def test_the_dropper_drops_an_upload_larger_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from views import data_page
+
+    monkeypatch.setattr(data_page, "MAX_UPLOAD_BYTES", 10)
+    dropper = data_page.UploadDropper(multiple=True)
+
+    def piece(chunk: int, total: int, data: bytes) -> SimpleNamespace:
+        info = {"name": "t.csv", "chunk": chunk, "total_chunks": total, "data": data}
+        return SimpleNamespace(event_name="upload_event", data={**info, "type": "text/csv"})
+
+    dropper._process_event(piece(1, 3, b"123456"))
+    assert dropper.refused == ""
+    dropper._process_event(piece(2, 3, b"789012"))  # 12 bytes: over the limit
+    assert "at most" in dropper.refused and dropper._file_buffer == {}
+    dropper._process_event(piece(1, 1, b"small"))  # a later, smaller upload goes through
+    assert dropper.value == {"t.csv": "small"}
+
+
+def test_uploads_are_deleted_when_replaced_or_when_the_session_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from views import data_page
+
+    monkeypatch.setattr(data_page, "upload_base", lambda: tmp_path / "uploads")
+    app, page = _page(tmp_path)
+    page.domain.value = "payments"
+    seen: list[Path] = []
+    for smaller in (1, 2):
+        rows = "\n".join(TRANSACTIONS.strip().splitlines()[: smaller + 1])
+        page.files.value = {"merchants.csv": MERCHANTS, "transactions.csv": rows}
+        page.check_upload()
+        page._job.wait(60)
+        page._finish(page._job)
+        seen.append(page.candidate.root)
+    first, second = seen
+    assert not first.exists()  # the first check was replaced by the second before being used
+    assert second.exists() and app.uploads == [second]
+    db = page.candidate.db_path
+    assert db.exists()
+    page.use_candidate()
+    assert app.sources["payments"].root == second
+    app.close()  # the session ends
+    assert not second.exists() and not db.exists() and app.uploads == []
+
+
+def test_upload_folders_of_ended_processes_are_removed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from views.data_page import clean_stale_uploads
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead = tmp_path / ended.stdout.decode().strip()
+    live = tmp_path / str(os.getpid())
+    for folder in (dead, live):
+        (folder / "x" / "payments").mkdir(parents=True)
+    assert clean_stale_uploads(tmp_path) == [dead]
+    assert live.exists() and not dead.exists()

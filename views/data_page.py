@@ -8,22 +8,33 @@ replaced until the user confirms; a domain whose new files fail validation keeps
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import panel as pn
+import param
 
 from app.loader import Job, load_folder
 from app.settings import demo_dir, mode, save_prefs
 from data import schemas
-from data.engine import default_cache_dir, read_runs
+from data.engine import default_cache_dir, forget_source, read_runs
 from data.validate import SUFFIXES
 from views.common import esc, table
 
+log = logging.getLogger("tieout")
+
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # per upload; larger data belongs in a folder (desktop)
+#: Room for the uploads of all live sessions of one server process (``$TIEOUT_UPLOAD_QUOTA``,
+#: bytes); an upload that would pass it is refused with a message.
+UPLOAD_QUOTA_ENV = "TIEOUT_UPLOAD_QUOTA"
+#: Sent to the server in pieces of this size (Bokeh refuses websocket messages over 20 MB).
+UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+(\.csv|\.csv\.gz|\.parquet)$", re.IGNORECASE)
 
 
@@ -118,19 +129,103 @@ def upload_name(name: str, domain: str) -> str:
     return base.lower()
 
 
+def upload_quota() -> int:
+    try:
+        return int(os.environ.get(UPLOAD_QUOTA_ENV, 2 * 1024**3))
+    except ValueError:
+        return 2 * 1024**3
+
+
+def upload_base() -> Path:
+    """This process's folder of uploads: ``<cache>/uploads/<pid>``."""
+    return default_cache_dir() / "uploads" / str(os.getpid())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_uploads(uploads: Path | None = None) -> list[Path]:
+    """Remove the upload folders of server processes that have ended; return what was removed."""
+    uploads = uploads or default_cache_dir() / "uploads"
+    removed = []
+    for folder in sorted(uploads.glob("*")) if uploads.is_dir() else []:
+        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
 def save_uploads(domain: str, files: dict[str, bytes], base: Path | None = None) -> Path:
-    """Write uploaded files into a fresh folder ``<base>/<id>/<domain>/``; return the root."""
+    """Write uploaded files into a fresh folder ``<base>/<id>/<domain>/``; return the root.
+
+    Refused (ValueError saying why) over `MAX_UPLOAD_BYTES` for one upload, or when the uploads
+    already kept under ``base`` leave no room for it within the quota (`upload_quota`).
+    """
     total = sum(len(b) for b in files.values())
     if total > MAX_UPLOAD_BYTES:
         raise ValueError(
             f"upload of {total / 1e6:.0f} MB: at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB per upload"
         )
     names = {upload_name(n, domain): data for n, data in files.items()}
-    root = (base or default_cache_dir() / "uploads") / uuid.uuid4().hex
+    base = base or upload_base()
+    used, quota = _folder_bytes(base), upload_quota()
+    if used + total > quota:
+        raise ValueError(
+            f"upload of {total / 1e6:.0f} MB: the server keeps at most {quota / 1e6:.0f} MB of "
+            f"uploads at once and {used / 1e6:.0f} MB are in use; try again when other "
+            "sessions have ended"
+        )
+    root = base / uuid.uuid4().hex
     (root / domain).mkdir(parents=True)
     for name, data in names.items():
         (root / domain / name).write_bytes(data)
     return root
+
+
+def discard_upload(root: Path) -> None:
+    """Delete an uploaded folder and its cache entry (nobody uses them any more)."""
+    forget_source(root)
+    shutil.rmtree(root, ignore_errors=True)
+    log.info("removed upload %s", root)
+
+
+class UploadDropper(pn.widgets.FileDropper):
+    """Panel's chunked FileDropper, bounded on the server too: a client that sends more than
+    `MAX_UPLOAD_BYTES` (whatever its page says) has its pieces dropped and ``refused`` set."""
+
+    refused = param.String(default="", doc="Why the last upload was dropped.")
+
+    _rename = {**pn.widgets.FileDropper._rename, "refused": None}  # server side only
+
+    def _process_event(self, event: Any) -> None:
+        data = getattr(event, "data", {}) or {}
+        if getattr(event, "event_name", "") == "upload_event":
+            held = sum(len(b) for v in self._file_buffer.values() for b in v)
+            held += sum(len(v) for v in self.value.values())
+            if held + len(data.get("data") or b"") > MAX_UPLOAD_BYTES:
+                self._file_buffer.clear()
+                self.refused = (
+                    f"upload over {MAX_UPLOAD_BYTES / 1e6:.0f} MB: at most "
+                    f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB per upload"
+                )
+                return
+        super()._process_event(event)
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    # FileDropper hands text files over decoded as UTF-8; encoding them again gives the bytes.
+    return data.encode("utf-8") if isinstance(data, str) else data
 
 
 class DataView(pn.viewable.Viewer):
@@ -197,17 +292,30 @@ class DataView(pn.viewable.Viewer):
             demo.on_click(lambda _e: self.check_folder(str(demo_dir()), make_demo=True))
             return pn.Column(self.folder, pn.Row(check, demo), sizing_mode="stretch_width")
         self.domain = pn.widgets.Select(label="Domain", options=list(schemas.DOMAINS))
-        self.files = pn.widgets.FileInput(multiple=True, accept=".csv,.gz,.parquet")
+        limit = f"{MAX_UPLOAD_BYTES // 1024**2}MB"
+        self.files = UploadDropper(
+            multiple=True,
+            chunk_size=UPLOAD_CHUNK_BYTES,
+            max_file_size=limit,
+            max_total_file_size=limit,
+            previews=[],
+            sizing_mode="stretch_width",
+        )
+        self.files.param.watch(lambda e: e.new and self._say_error(e.new), "refused")
         check = pn.widgets.Button(label="Check files", color="default")
         check.on_click(lambda _e: self.check_upload())
         return pn.Column(
             pn.pane.Markdown(
                 "Upload every table of one domain (CSV, CSV.GZ or Parquet, named like "
-                "`transactions.csv`; at most 200 MB). The files are checked first; your data "
-                "changes only when you confirm, and only for this browser tab."
+                f"`transactions.csv`; at most {MAX_UPLOAD_BYTES // 1024**2} MB in all). The "
+                "files are checked first; your data changes only when you confirm, and only for "
+                "this browser tab. Uploaded files are deleted when you replace them or close "
+                "the tab."
             ),
-            pn.Row(self.domain, self.files),
+            pn.Row(self.domain, sizing_mode="stretch_width"),
+            self.files,
             check,
+            sizing_mode="stretch_width",
         )
 
     def check_folder(self, folder: str, make_demo: bool = False) -> None:
@@ -218,22 +326,28 @@ class DataView(pn.viewable.Viewer):
         self._start(Job("load", load_folder, path.resolve(), make_demo), None)
 
     def check_upload(self) -> None:
-        names, blobs = self.files.filename or [], self.files.value or []
-        if isinstance(names, str):
-            names, blobs = [names], [blobs]
-        if not names:
+        files = {name: _as_bytes(data) for name, data in (self.files.value or {}).items()}
+        if not files:
             self._say_error("choose the files to upload first")
             return
+        self._drop_candidate()
         try:
-            root = save_uploads(self.domain.value, dict(zip(names, blobs, strict=True)))
+            root = save_uploads(self.domain.value, files)
         except ValueError as exc:
             self._say_error(str(exc))
             return
+        self.app.uploads.append(root)
         self._start(Job("load", load_folder, root), [self.domain.value])
+
+    def _drop_candidate(self) -> None:
+        """Forget a checked upload that was never used (a newer one replaces it)."""
+        source, self.candidate = self.candidate, None
+        if source is not None:
+            self.app.release_upload(source.root)
 
     def _start(self, job: Job, domains: list[str] | None) -> None:
         self._job, self._domains = job, domains
-        self.candidate = None
+        self._drop_candidate()
         self.use_button.visible = False
         self.report.objects = []
         self.progress.visible = True
