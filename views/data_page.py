@@ -14,7 +14,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import panel as pn
@@ -206,7 +206,11 @@ class UploadDropper(pn.widgets.FileDropper):
 
     refused = param.String(default="", doc="Why the last upload was dropped.")
 
-    _rename = {**pn.widgets.FileDropper._rename, "refused": None}  # server side only
+    # ``refused`` stays on the server (the browser model has no such property).
+    _rename: ClassVar[dict[str, str | None]] = {
+        **pn.widgets.FileDropper._rename,
+        "refused": None,
+    }
 
     def _process_event(self, event: Any) -> None:
         data = getattr(event, "data", {}) or {}
