@@ -20,7 +20,7 @@ from typing import Any
 import holoviews as hv
 import panel as pn
 
-from app.loader import Job, startup_job
+from app.loader import Job, load_folder, startup_job
 from app.settings import data_root, demo_dir, mode
 from app.urlstate import from_query, to_query
 from data.engine import Source
@@ -34,6 +34,18 @@ PAGES = {
     "data": "Data",
 }
 DOMAINS = ("influencer", "payments", "reconciliation")
+
+
+#: How often a session checks whether its source files changed on disk.
+FILE_CHECK_MS = 5000
+
+
+def _short(path: str, roots: list[Any]) -> str:
+    """A source file's name inside its data folder (payments/transactions.csv)."""
+    for root in roots:
+        if path.startswith(str(root)):
+            return path[len(str(root)) :].lstrip("/\\")
+    return path
 
 
 def _notify_error(exc: BaseException) -> None:
@@ -95,6 +107,14 @@ class TieoutApp:
             sizing_mode="stretch_width",
         )
         self.main = pn.Column(sizing_mode="stretch_width")
+        # Shown when the files behind the data in use change on disk (checked every few seconds).
+        self.stale_text = pn.pane.Alert("", alert_type="warning", visible=False)
+        self.stale_button = pn.widgets.Button(
+            label="Load the changed files", color="warning", visible=False
+        )
+        self.stale_button.on_click(lambda _e: self.reload_changed())
+        self._stale_roots: list[Any] = []
+        self._reload: Job | None = None
         self.side_filters = pn.Column(sizing_mode="stretch_width")
         self._job = job
         self._poll: Any = None
@@ -128,6 +148,53 @@ class TieoutApp:
 
             self.uploads.remove(root)
             discard_upload(root)
+
+    def check_files(self) -> list[str]:
+        """Show a notice when the files behind the data in use changed since they were loaded."""
+        changed: list[str] = []
+        roots = []
+        for source in {id(s): s for s in self.sources.values()}.values():
+            if files := source.changed_files():
+                changed += files
+                roots.append(source.root)
+        self._stale_roots = roots
+        if changed and (self._reload is None or self._reload.done):
+            names = ", ".join(_short(f, roots) for f in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            self.stale_text.object = html.escape(
+                f"The files behind this data changed after they were loaded ({names}{more}). "
+                "The numbers shown are still those of the earlier files."
+            )
+        self.stale_text.visible = self.stale_button.visible = bool(changed)
+        return changed
+
+    def reload_changed(self) -> None:
+        """Validate and load the changed folders again; switch every domain that used them."""
+        if not self._stale_roots or (self._reload is not None and not self._reload.done):
+            return
+        root = self._stale_roots[0]
+        domains = [d for d, s in self.sources.items() if s.root == root]
+        self.stale_button.visible = False
+        self.stale_text.object = "Loading the changed files..."
+        job = self._reload = Job("reload", load_folder, root)
+        doc = pn.state.curdoc
+
+        def finished() -> None:
+            if job.error:
+                self.stale_text.object = html.escape(
+                    f"Loading the changed files failed: {job.error}. The data in use is unchanged."
+                )
+                return
+            self.replace(job.result, domains)
+            self.check_files()
+
+        def on_done() -> None:  # the job's thread: hand over to the session's loop
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(finished)
+            else:
+                finished()
+
+        job.on_done(on_done)
 
     @property
     def root(self) -> Any:
@@ -263,7 +330,7 @@ class TieoutApp:
         template = pn.template.BootstrapTemplate(
             title="Tieout",
             sidebar=[pn.pane.Markdown("### Pages"), self.nav, self.side_filters],
-            main=[self.main],
+            main=[pn.Row(self.stale_text, self.stale_button), self.main],
             header=[
                 pn.pane.HTML(
                     f'<span style="color:white">Data: {where}</span>'
@@ -298,6 +365,9 @@ def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     app.start()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda _ctx: app.close())
+        pn.state.onload(
+            lambda: pn.state.add_periodic_callback(app.check_files, period=FILE_CHECK_MS)
+        )
     return template
 
 

@@ -121,3 +121,24 @@ def test_declines_drill_down_from_the_table(tmp_path: Path) -> None:
     assert view._drill_transactions.tieout_frame["txn_id"].tolist() == ["T6"]
     view.model.segments = ["Enterprise"]  # the drill follows the filters: M3 is SMB
     assert view._drill_merchants.tieout_frame.empty
+
+
+def test_changed_source_files_show_a_notice_and_reload(tmp_path: Path) -> None:
+    root = write_tables(
+        tmp_path / "d", "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    app = create_app(open_source(root)).tieout_app
+    assert app.check_files() == [] and not app.stale_text.visible
+    gpv = app.model("payments").kpis["gpv"]
+    # T1 200.00 -> 300.00: GPV (approved amounts) grows by 100.00
+    (root / "payments" / "transactions.csv").write_text(
+        TRANSACTIONS.strip().replace("M1,200.00", "M1,300.00", 1) + "\n"
+    )
+    assert app.check_files() == [str(root / "payments" / "transactions.csv")]
+    assert app.stale_text.visible and app.stale_button.visible
+    assert "payments/transactions.csv" in app.stale_text.object
+    assert app.model("payments").kpis["gpv"] == gpv  # nothing changes until the user asks
+    app.reload_changed()
+    app._reload.wait(60)
+    assert app.model("payments").kpis["gpv"] - gpv == 100
+    assert app.check_files() == [] and not app.stale_text.visible
