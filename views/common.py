@@ -35,6 +35,26 @@ def esc(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
+class SafeMultiChoice(pn.widgets.MultiChoice):
+    """A MultiChoice whose options are shown as text.
+
+    Bokeh's MultiChoice hands option labels to Choices.js, which renders them as HTML: a value
+    like ``<img src=x onerror=...>`` in the data would run in the browser. Options go to the
+    browser as (value, escaped label) pairs; the values, and so the filter, are unchanged.
+    """
+
+    def _process_param_change(self, params: dict[str, Any]) -> dict[str, Any]:
+        props = super()._process_param_change(params)
+        if "options" in props:
+            props["options"] = [(str(v), esc(v)) for v in props["options"]]
+        return props
+
+
+def choice_filter(parameter: param.Parameter, name: str) -> SafeMultiChoice:
+    """The sidebar filter of a model's list parameter (options shown as text)."""
+    return SafeMultiChoice.from_param(parameter, name=name, sizing_mode="stretch_width")
+
+
 def fmt(value: Any, kind: str) -> str:
     """A KPI value for display; ``n/a`` for null (a ratio with a zero denominator)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):

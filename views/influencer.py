@@ -13,7 +13,9 @@ from models.influencer import InfluencerModel
 from views.common import (
     bound_table,
     cards_html,
+    choice_filter,
     empty_plot,
+    esc,
     for_display,
     live_plot,
     show_frame,
@@ -158,16 +160,13 @@ class InfluencerView(pn.viewable.Viewer):
         self.filters = pn.Column(
             pn.widgets.DatePicker.from_param(m.param.start, name="From"),
             pn.widgets.DatePicker.from_param(m.param.end, name="To"),
-            *(
-                pn.widgets.MultiChoice.from_param(m.param[p], name=p.capitalize())
-                for p in m.FILTERS
-            ),
+            *(choice_filter(m.param[p], name=p.capitalize()) for p in m.FILTERS),
             pn.widgets.FloatSlider.from_param(m.param.cogs, name="COGS share", step=0.01),
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
             sizing_mode="stretch_width",
         )
         warnings = pn.pane.Alert(
-            pn.bind(lambda w: "\n\n".join(w), m.param.warnings),
+            pn.bind(lambda w: "\n\n".join(esc(x) for x in w), m.param.warnings),
             alert_type="warning",
             visible=bool(m.warnings),
             sizing_mode="stretch_width",

@@ -14,6 +14,7 @@ from models.payments import PaymentsModel
 from views.common import (
     bound_table,
     cards_html,
+    choice_filter,
     empty_plot,
     esc,
     live_plot,
@@ -159,10 +160,7 @@ class PaymentsView(pn.viewable.Viewer):
         self.filters = pn.Column(
             pn.widgets.DatePicker.from_param(m.param.start, name="From"),
             pn.widgets.DatePicker.from_param(m.param.end, name="To"),
-            *(
-                pn.widgets.MultiChoice.from_param(m.param[p], name=p.replace("_", " ").capitalize())
-                for p in m.FILTERS
-            ),
+            *(choice_filter(m.param[p], name=p.replace("_", " ").capitalize()) for p in m.FILTERS),
             sizing_mode="stretch_width",
         )
         cards = pn.pane.HTML(
@@ -229,7 +227,9 @@ class PaymentsView(pn.viewable.Viewer):
             ),
             name="Concentration",
         )
-        churn_table = bound_table(m, "churn", groupby=["account_manager"], header_filters=True)
+        # Not grouped by account manager: Tabulator writes group headers as HTML, so a hostile
+        # name would run. The summary above groups them; a header filter narrows the list.
+        churn_table = bound_table(m, "churn", header_filters=True)
         am_table = bound_table(m, "am_summary")
         churn = pn.Column(
             pn.pane.Markdown("**Account-manager summary**"),

@@ -14,6 +14,7 @@ from models.reconciliation import ReconciliationModel, no_exceptions
 from views.common import (
     bound_table,
     cards_html,
+    choice_filter,
     empty_plot,
     for_display,
     live_plot,
@@ -170,8 +171,8 @@ class ReconciliationView(pn.viewable.Viewer):
         self.filters = pn.Column(
             pn.widgets.DatePicker.from_param(m.param.start, name="From"),
             pn.widgets.DatePicker.from_param(m.param.end, name="To"),
-            pn.widgets.MultiChoice.from_param(m.param.channels, name="Channels"),
-            pn.widgets.MultiChoice.from_param(m.param.campaigns, name="Campaigns"),
+            choice_filter(m.param.channels, name="Channels"),
+            choice_filter(m.param.campaigns, name="Campaigns"),
             pn.widgets.FloatInput.from_param(
                 m.param.abs_tol, name="Amount tolerance ($)", step=0.01
             ),
@@ -234,7 +235,7 @@ class ReconciliationView(pn.viewable.Viewer):
         self._exceptions_shown: tuple[Any, ...] = ()
         exceptions = pn.Column(
             pn.Row(
-                pn.widgets.MultiChoice.from_param(self.param.exception_class, name="Class"),
+                choice_filter(self.param.exception_class, name="Class"),
                 pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
             ),
             with_downloads(self._exceptions, "exceptions"),
