@@ -58,6 +58,22 @@ def _notify_error(exc: BaseException) -> None:
 pn.config.exception_handler = _notify_error
 
 
+def _notify_later(warnings: list[str]) -> None:
+    """Show warnings once the page is up: notifications sent while a session's page is still
+    being built never reached the browser (a link's ignored values went unsaid)."""
+
+    def show() -> None:
+        if pn.state.notifications is not None:
+            for text in warnings:
+                pn.state.notifications.warning(text, duration=10000)
+
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.onload(lambda: doc.add_timeout_callback(show, 500))
+    else:
+        show()
+
+
 def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     """(page, sidebar filters) of a domain, or a 'no data' message."""
     status = source.status.get(domain)
@@ -303,9 +319,8 @@ class TieoutApp:
             asked = from_query(model, self.query)
             if asked["values"]:
                 model.param.update(**asked["values"])
-            for problem in asked["problems"]:
-                if pn.state.notifications is not None:
-                    pn.state.notifications.warning(html.escape(problem), duration=8000)
+            if asked["problems"]:
+                _notify_later([html.escape(p) for p in asked["problems"]])
         names = ["start", "end", *model.FILTERS, *model.SETTINGS]
         model.param.watch(lambda e: self._write_url(page), names)
 
