@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -33,7 +34,16 @@ from filelock import FileLock
 from ibis.backends.duckdb import Backend as _DuckDBBackend
 
 from data import schemas
-from data.validate import DomainData, Problem, Report, find_file, load_domain, open_binary
+from data.validate import (
+    DomainData,
+    Problem,
+    Report,
+    Settings,
+    engine_connection,
+    find_file,
+    load_domain,
+    open_binary,
+)
 
 log = logging.getLogger("tieout")
 
@@ -157,7 +167,7 @@ def file_stamp(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _hash_files(root: Path, paths: list[Path]) -> tuple[str, dict[str, str]]:
+def _hash_files(root: Path, paths: list[Path], extra: str = "") -> tuple[str, dict[str, str]]:
     """The cache key of a data root and the files considered in it, and each file's digest.
 
     The key covers the engine version, the folder itself and every file considered (its path
@@ -172,7 +182,7 @@ def _hash_files(root: Path, paths: list[Path]) -> tuple[str, dict[str, str]]:
             digests[str(p)] = f"unreadable:{exc.__class__.__name__}:{file_stamp(p)}"
     h = hashlib.blake2b(digest_size=16)
     h.update(ENGINE_VERSION.encode())
-    h.update(f"root:{root}\n".encode())
+    h.update(f"root:{root}\n{extra}\n".encode())
     for path in sorted(paths):
         rel = path.relative_to(root) if path.is_relative_to(root) else path
         h.update(f"{rel.as_posix()}:{digests[str(path)]}\n".encode())
@@ -254,46 +264,52 @@ def _all_files(root: Path) -> list[Path]:
     return [p for t in considered_files(root).values() for files in t.values() for p in files]
 
 
-def _sql_frame(spec: schemas.Table, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Rename money columns to ``_cents`` and list the SELECT expressions that type the table."""
-    renamed = {}
-    exprs = []
-    for name in frame.columns:
-        try:
-            col = spec.column(name)
-        except KeyError:
-            exprs.append(f'"{name}"')
-            continue
-        if col.kind == "money":
-            renamed[name] = f"{name}_cents"
-            exprs.append(f'CAST("{name}_cents" AS BIGINT) AS "{name}_cents"')
-        elif col.kind == "date":
-            exprs.append(f'CAST("{name}" AS DATE) AS "{name}"')
-        elif col.kind == "int":
-            exprs.append(f'CAST("{name}" AS BIGINT) AS "{name}"')
-        else:
-            exprs.append(f'"{name}"')
-    return frame.rename(columns=renamed), exprs
-
-
 def ingest_tables(con: duckdb.DuckDBPyConnection, data: DomainData) -> dict[str, int]:
-    """Write one validated domain's tables into ``con``; return row counts."""
+    """Write one validated domain's typed tables into ``con`` (the connection it was read
+    into), sorted by date, then drop its raw tables; return row counts.
+
+    Money columns become BIGINT cents named ``<column>_cents``; declared low-cardinality text
+    columns ENUM types; ``_row`` keeps file order (rules like "ties: first row in file order").
+    """
+    be = ibis.duckdb.from_connection(con)
     counts = {}
     for spec in schemas.tables_of(data.domain):
-        if spec.name not in data.tables:
+        expr = data.typed.get(spec.name)
+        if expr is None:
             continue
-        frame, exprs = _sql_frame(spec, data.tables[spec.name])
-        # File order is kept as a column: rules like "ties: first row in file order" need it.
-        frame = frame.assign(_row=range(len(frame)))
+        view = f"_typed_{spec.name}"
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {be.compile(expr)}')
+        exprs = []
+        for name in expr.columns:
+            if name == "_row":
+                continue
+            kind = spec.column(name).kind if name in spec.names else "str"
+            if kind == "money":
+                exprs.append(f'CAST("{name}" AS BIGINT) AS "{name}_cents"')
+            elif kind == "date":
+                exprs.append(f'CAST("{name}" AS DATE) AS "{name}"')
+            elif kind == "int":
+                exprs.append(f'CAST("{name}" AS BIGINT) AS "{name}"')
+            elif name in spec.categorical or kind == "enum":
+                enum = f"enum_{spec.name}_{name}"
+                con.execute(f'DROP TYPE IF EXISTS "{enum}"')
+                con.execute(
+                    f'CREATE TYPE "{enum}" AS ENUM (SELECT DISTINCT "{name}" FROM "{view}" '
+                    f'WHERE "{name}" IS NOT NULL ORDER BY 1)'
+                )
+                exprs.append(f'CAST("{name}" AS "{enum}") AS "{name}"')
+            else:
+                exprs.append(f'"{name}"')
         order = SORT_KEYS.get(spec.name)
-        order_by = f' ORDER BY "{order}", _row' if order in frame.columns else " ORDER BY _row"
-        con.register("_incoming", frame)
+        order_by = f' ORDER BY "{order}", _row' if order in expr.columns else " ORDER BY _row"
         con.execute(
             f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT {", ".join(exprs)}, _row '
-            f"FROM _incoming{order_by}"
+            f'FROM "{view}"{order_by}'
         )
-        con.unregister("_incoming")
-        counts[spec.name] = len(frame)
+        con.execute(f'DROP VIEW "{view}"')
+        counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
+    for spec in schemas.tables_of(data.domain):
+        con.execute(f'DROP TABLE IF EXISTS "raw_{spec.name}"')
     return counts
 
 
@@ -311,6 +327,8 @@ class DomainStatus:
     files: dict[str, str] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    forms: dict[str, str] = field(default_factory=dict)  # table -> how its file was read
+    notes: list[str] = field(default_factory=list)  # number and date spellings decided
 
     @property
     def report(self) -> Report:
@@ -357,7 +375,10 @@ class CacheError(Exception):
 
 
 def build_database(
-    root: Path, db_path: Path, progress: Callable[[str], None] | None = None
+    root: Path,
+    db_path: Path,
+    progress: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Validate every domain under ``root`` and ingest the valid ones into ``db_path``.
 
@@ -365,13 +386,13 @@ def build_database(
     """
     say = progress or (lambda _msg: None)
     meta: dict[str, Any] = {"root": str(root), "domains": {}, "timings": {}}
-    con = duckdb.connect(str(db_path))
+    spill = db_path.parent / f"{db_path.name}.tmp"  # this build's own (builds run at once)
+    con = engine_connection(str(db_path), spill)
     try:
-        con.execute("SET preserve_insertion_order = true")
         for domain in schemas.DOMAINS:
             t0 = time.perf_counter()
             say(f"validating {domain}")
-            data = load_domain(root, domain)
+            data = load_domain(root, domain, con=con, settings=settings, progress=say)
             meta["timings"][f"{domain}.validate_s"] = round(time.perf_counter() - t0, 3)
             status = DomainStatus(
                 domain=domain,
@@ -379,6 +400,8 @@ def build_database(
                 loaded=False,
                 files={k: str(v) for k, v in data.files.items()},
                 problems=[p.as_dict() for p in data.report.problems],
+                forms=data.forms,
+                notes=data.notes,
             )
             if data.ok:
                 t1 = time.perf_counter()
@@ -403,10 +426,14 @@ def build_database(
                     status.problems.append(problem.as_dict())
                     status.rows = {}
                 meta["timings"][f"{domain}.ingest_s"] = round(time.perf_counter() - t1, 3)
+            if not status.loaded:  # what was read of a domain that did not load is not kept
+                for spec in schemas.tables_of(domain):
+                    con.execute(f'DROP TABLE IF EXISTS "raw_{spec.name}"')
             meta["domains"][domain] = status.__dict__
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     return meta
 
 
@@ -463,6 +490,7 @@ def _build_entry(
     key: str,
     digests: dict[str, str],
     progress: Callable[[str], None] | None,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Build the entry ``key`` in a temporary name of its own, then move the database and then its
     metadata into place (the metadata is written last: an entry without it is incomplete)."""
@@ -472,7 +500,7 @@ def _build_entry(
     try:
         t0 = time.perf_counter()
         stamps = {str(p): file_stamp(p) for p in _all_files(root)}
-        meta = build_database(root, tmp_db, progress)
+        meta = build_database(root, tmp_db, progress, settings)
         meta["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
         meta["key"] = key
         meta["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -508,6 +536,7 @@ def open_source(
     root: str | os.PathLike[str],
     cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> Source:
     """Open ``root``: reuse the cached database for these exact files, or validate and ingest.
 
@@ -519,7 +548,8 @@ def open_source(
 
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    key, digests = _hash_files(root, _all_files(root))
+    settings = settings or Settings()
+    key, digests = _hash_files(root, _all_files(root), settings.key())
     with _SOURCES_LOCK:
         if key in _SOURCES:
             return _SOURCES[key]
@@ -536,7 +566,7 @@ def open_source(
         try:
             meta = _read_entry(db_path, meta_path, key)
             if meta is None:
-                meta = _build_entry(root, cache, key, digests, progress)
+                meta = _build_entry(root, cache, key, digests, progress, settings)
                 meta["cached"] = False
             else:
                 meta["cached"] = True

@@ -71,7 +71,7 @@ def test_money_in_one_unambiguous_spelling_is_read(
         (("1,2,3.4",), "1,2,3.4", False),  # was 123.40
         (("1.234,56",), "1.234,56", True),
         (("12.5.6",), "12.5.6", False),
-        (("1,234", "21,19"), "1,234", True),  # a decimal comma elsewhere: 1,234 may be 1.234
+        (("1,234", "21,19"), "21,19", True),  # mixed spellings: the minority is named
     ],
 )
 def test_ambiguous_or_malformed_money_is_an_error_naming_the_value(
@@ -81,7 +81,7 @@ def test_ambiguous_or_malformed_money_is_an_error_naming_the_value(
     assert got == []
     text = "\n".join(errors)
     assert "payments/transactions.csv, column 'amount', row" in text
-    assert f"2: value {value!r}" in text or f"2, 3: value {value!r}" in text
+    assert f": value {value!r}" in text
     assert "an amount like 1234.56 or 1,234.56" in text
     assert ("decimal comma" in text) is comma
 
@@ -122,7 +122,7 @@ def test_concurrent_first_starts_build_once_and_all_succeed(tmp_path: Path) -> N
     procs = [_kpis_cmd(root, cache) for _ in range(3)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1].decode()[-500:] for o in outs]
-    assert outs[0][0] == outs[1][0] == outs[2][0]  # the same numbers
+    assert _numbers(outs[0][0]) == _numbers(outs[1][0]) == _numbers(outs[2][0])
     runs = (cache / "runs.jsonl").read_text().splitlines()
     assert len(runs) == 1  # one process built, the others waited and used its result
     left = sorted(p.name for p in cache.iterdir() if "building" in p.name)
@@ -130,7 +130,23 @@ def test_concurrent_first_starts_build_once_and_all_succeed(tmp_path: Path) -> N
     # and the entry is usable afterwards
     again = _kpis_cmd(root, cache)
     out, err = again.communicate(timeout=300)
-    assert again.returncode == 0 and out == outs[0][0], err.decode()
+    assert again.returncode == 0 and _numbers(out) == _numbers(outs[0][0]), err.decode()
+
+
+def _numbers(out: bytes) -> object:
+    """The KPIs printed, floats to 10 significant digits (DuckDB sums floats in parallel, so
+    the last digits of a float KPI such as the HHI may differ from run to run)."""
+
+    def norm(v: object) -> object:
+        if isinstance(v, float):
+            return float(f"{v:.10g}")
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        return v
+
+    return norm(json.loads(out))
 
 
 def _entry(cache: Path) -> tuple[Path, Path]:
@@ -230,30 +246,29 @@ def test_changed_source_files_are_noticed(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- memory budget
 
 
-@pytest.mark.parametrize("suffix", [".csv.gz", ".csv"])
-def test_a_file_over_the_memory_budget_is_refused_before_it_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+def test_reading_is_bounded_by_the_memory_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _payments(tmp_path)
+    # DuckDB reads the files, streaming, within memory_limit = the budget (spilling to the
+    # cache's temporary folder past it): a file larger than the budget still reads.
+    from data.validate import engine_connection
+
+    monkeypatch.setenv("TIEOUT_MEMORY_BUDGET", "100MiB")
+    con = engine_connection(":memory:", tmp_path / "tmp")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+        "100.0 MiB",
+        "95.3 MiB",
+    )
+    root = _payments(tmp_path / "d")
     rows = TRANSACTIONS.strip().splitlines()
-    body = "\n".join([rows[0], *(rows[1].replace("T1,", f"X{i},") for i in range(4000))])
-    path = root / "payments" / f"transactions{suffix}"
+    body = "\n".join([rows[0], *(rows[1].replace("T1,", f"X{i},") for i in range(40_000))])
+    path = root / "payments" / "transactions.csv.gz"
     (root / "payments" / "transactions.csv").unlink()
-    if suffix == ".csv.gz":
-        path.write_bytes(gzip.compress(body.encode()))
-    else:
-        path.write_text(body)
-    assert len(body) > 200_000
-    read: list[Path] = []
-    real = validate.open_binary
-    monkeypatch.setattr(validate, "open_binary", lambda p: read.append(p) or real(p))
-    monkeypatch.setenv("TIEOUT_MEMORY_BUDGET", "600kB")  # 100 kB of text at 6 bytes per byte
-    errors = [str(p) for p in load_domain(root, "payments").report.errors]
-    assert path not in read or suffix == ".csv.gz"  # a plain file is refused unopened
-    assert any(
-        f"payments/transactions{suffix}" in e and "TIEOUT_MEMORY_BUDGET" in e and "600 kB" not in e
-        for e in errors
-    ), errors
+    path.write_bytes(gzip.compress(body.encode()))
+    monkeypatch.setenv("TIEOUT_MEMORY_BUDGET", "64MiB")
+    data = load_domain(root, "payments")
+    assert data.report.ok, data.report.text()
+    assert data.rows["transactions"] == 40_000
 
 
 def test_memory_budget_setting() -> None:

@@ -75,12 +75,18 @@ def test_empty_table_and_empty_file(tmp_path: Path) -> None:
     assert any("file is empty" in p for p in problems(tmp_path))
 
 
-def test_non_utf8_names_line(tmp_path: Path) -> None:
+def test_text_that_is_not_utf8_is_read_as_windows_1252_with_a_warning(tmp_path: Path) -> None:
     write_tables(tmp_path, "payments", {"transactions": TRANSACTIONS})
-    text = MERCHANTS.strip().replace("Gamma Deli", "Gamma D\xe9li").encode("latin-1")
+    text = MERCHANTS.strip().replace("Gamma Deli", "Gamma D\xe9li").encode("cp1252")
     (tmp_path / "payments" / "merchants.csv").write_bytes(text)
+    data = load_domain(tmp_path, "payments")
+    assert data.report.ok, data.report.text()
+    assert "Gamma D\xe9li" in data.tables["merchants"]["merchant_name"].tolist()
+    assert any("read as Windows-1252" in str(p) for p in data.report.warnings)
+    # a byte Windows-1252 leaves undefined: not text in any form tried, line named
+    (tmp_path / "payments" / "merchants.csv").write_bytes(text.replace(b"\xe9", b"\x81"))
     found = "\n".join(problems(tmp_path))
-    assert "payments/merchants.csv, row 4: value 'bytes 0xe9" in found and "UTF-8" in found
+    assert "payments/merchants.csv, row 4: value 'bytes 0x81" in found and "UTF-8" in found
 
 
 def test_bom_and_header_case_are_accepted(tmp_path: Path) -> None:

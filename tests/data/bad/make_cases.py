@@ -15,6 +15,19 @@ from pathlib import Path
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
 HERE = Path(__file__).parent
+
+
+def _column(text: str, index: int, fn) -> str:
+    """``text`` (CSV without quotes) with column ``index`` of each data row replaced."""
+    head, *rows = text.strip().splitlines()
+    out = [head]
+    for row in rows:
+        cells = row.split(",")
+        cells[index] = fn(cells[index])
+        out.append(",".join(cells))
+    return "\n".join(out) + "\n"
+
+
 M = MERCHANTS.strip() + "\n"
 T = TRANSACTIONS.strip() + "\n"
 
@@ -55,13 +68,40 @@ CASES: dict[str, dict] = {
         "files": {"merchants.csv": M.replace("Beta Air", "B" * 200_000)},
         "expect": ["merchants.csv", "column 'merchant_name', row 3", "at most 1,000 characters"],
     },
-    "non_utf8": {
-        "bytes": {"merchants.csv": M.replace("Gamma Deli", "Gamma D\xe9li").encode("latin-1")},
-        "expect": ["merchants.csv", "row 4", "0xe9", "UTF-8"],
+    "not_text": {
+        # 0x81 is neither UTF-8 here nor defined in Windows-1252: not text in any form tried
+        "bytes": {"merchants.csv": M.replace("Gamma Deli", "Gamma D\x81li").encode("latin-1")},
+        "expect": ["merchants.csv", "row 4", "0x81", "Windows-1252", "tried all three"],
+    },
+    "windows_1252": {
+        "bytes": {
+            "merchants.csv": M.replace("Gamma Deli", "Gamma D\xe9li \u20ac").encode("cp1252")
+        },
+        "loads": True,
+        "text": ["Gamma D\xe9li \u20ac"],
     },
     "utf16_bom": {
         "bytes": {"merchants.csv": M.encode("utf-16")},
-        "expect": ["merchants.csv", "UTF-8"],
+        "loads": True,
+        "text": ["Gamma Deli"],
+    },
+    "decimal_comma_mixed": {
+        "files": {"transactions.csv": T.replace("M2,1000.00", 'M2,"1000,00"')},
+        "expect": ["transactions.csv", "column 'amount', row 5", "'1000,00'", "decimal comma"],
+    },
+    "ambiguous_decimal": {
+        # every amount like 1,200: thousands or a decimal comma? the values cannot say
+        "files": {"transactions.csv": _column(T, 3, lambda v: f'"{int(float(v)) % 9 + 1},200"')},
+        "expect": ["transactions.csv", "column 'amount'", "--decimal"],
+    },
+    "ambiguous_dates": {
+        # 03/02/2025: 3 February or March 2? no value has a day over 12
+        "files": {
+            "transactions.csv": _column(
+                T, 1, lambda v: f"{int(v[8:10]) % 12 + 1:02d}/{v[5:7]}/{v[:4]}{v[10:]}"
+            )
+        },
+        "expect": ["transactions.csv", "column 'ts'", "--dayfirst"],
     },
     "utf8_bom": {
         "bytes": {"merchants.csv": b"\xef\xbb\xbf" + M.encode()},
