@@ -79,6 +79,7 @@ class Typed:
     undecided: list[Check] = field(default_factory=list)
     ask: dict[str, str] = field(default_factory=dict)  # column -> the setting to ask for
     mixed: dict[str, str] = field(default_factory=dict)  # column -> why some values fail
+    folder: Settings = field(default_factory=Settings)  # what the folder's other columns show
 
 
 def _text(col: ir.Value) -> ir.StringValue:
@@ -136,16 +137,30 @@ def _parse_number(t: ir.StringValue, style: str) -> ir.FloatingValue:
     return value * sign
 
 
-def typed_table(
-    be: Any,
-    raw: ir.Table,
-    spec: Table,
-    columns: dict[str, str],
-    types: dict[str, str],
-    settings: Settings,
-    label: str,
-) -> Typed:
-    """Typed columns of ``raw`` for the columns of ``spec`` found in it (see `Typed`)."""
+@dataclass
+class Spellings:
+    """What the values of each text column show: number styles and date orders (counts)."""
+
+    styles: dict[str, dict[str, int]]
+    orders: dict[str, dict[str, int]]
+
+    def decided(self) -> Settings:
+        """The decimal separator and date order every column that decides agrees on (None
+        where columns disagree or none decides)."""
+        decimals = {
+            "." if c["p"] else "," for c in self.styles.values() if bool(c["p"]) != bool(c["c"])
+        }
+        days = {bool(c["d"]) for c in self.orders.values() if bool(c["d"]) != bool(c["m"])}
+        return Settings(
+            decimal=decimals.pop() if len(decimals) == 1 else None,
+            dayfirst=days.pop() if len(days) == 1 else None,
+        )
+
+
+def spellings(
+    be: Any, raw: ir.Table, spec: Table, columns: dict[str, str], types: dict[str, str]
+) -> Spellings:
+    """Count, for each text number and date column, the values that decide its spelling."""
     text_typed = {n: rc for n, rc in columns.items() if "VARCHAR" in types.get(rc, "VARCHAR")}
     number_cols = {
         n: rc
@@ -157,9 +172,28 @@ def typed_table(
         for n, rc in text_typed.items()
         if n in spec.names and spec.column(n).kind in ("date", "timestamp")
     }
-    styles = _number_style(be, raw, number_cols)
-    orders = _date_order(be, raw, date_cols)
+    return Spellings(_number_style(be, raw, number_cols), _date_order(be, raw, date_cols))
+
+
+def typed_table(
+    be: Any,
+    raw: ir.Table,
+    spec: Table,
+    columns: dict[str, str],
+    types: dict[str, str],
+    settings: Settings,
+    label: str,
+    shown: Spellings,
+    folder: Settings | None = None,
+) -> Typed:
+    """Typed columns of ``raw`` for the columns of ``spec`` found in it (see `Typed`).
+
+    A column whose values do not decide its spelling takes the one ``folder`` shows (what the
+    other columns of the folder's files agree on), else it is an error asking for the setting.
+    """
+    styles, orders = shown.styles, shown.orders
     result = Typed(raw, [])
+    result.folder = folder or Settings()
     selects: dict[str, ir.Value] = {}
     for name, rc in columns.items():
         col = spec.column(name) if name in spec.names else Column(name, "str", nullable=True)
@@ -287,6 +321,8 @@ def _choose_number_style(
         chosen, how = ",", "decided by the values"
     elif point or not both:
         chosen, how = ".", ("decided by the values" if point and both else None)
+    elif result.folder.decimal:
+        chosen, how = result.folder.decimal, "as the other columns of this folder show"
     else:
         chosen, how = ".", None
         result.ask[col.name] = (
@@ -318,6 +354,10 @@ def _choose_date_order(
     if month:
         result.notes.append(f"{col.name}: month-first dates (decided by the values)")
         return False
+    if either and result.folder.dayfirst is not None:
+        order = "day-first" if result.folder.dayfirst else "month-first"
+        result.notes.append(f"{col.name}: {order} dates (as the other columns of this folder show)")
+        return result.folder.dayfirst
     if either:
         result.ask[col.name] = (
             "a date order the values decide: every value like 03/04/2025 reads both ways "

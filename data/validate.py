@@ -258,6 +258,7 @@ def load_domain(
     setting = con.execute("SELECT current_setting('temp_directory')").fetchone()
     temp_dir = Path(setting[0]) if setting and setting[0] and setting[0] != ".tmp" else None
     typed: dict[str, Any] = {}
+    read: dict[str, Any] = {}
     offsets: dict[str, int] = {}
     labels: dict[str, str] = {}
     specs = tables_of(domain)
@@ -343,9 +344,20 @@ def load_domain(
                     f"in {intake.MAPPING_FILE})",
                 )
             )
-        say(f"checking {label} ({raw.rows:,} rows)")
         rt = be.sql(f'SELECT rowid AS "_row", * FROM {raw.name}')
-        judged = _checks.typed_table(be, rt, spec, raw.columns, raw.typed, settings, label)
+        read[spec.name] = (raw, rt, _checks.spellings(be, rt, spec, raw.columns, raw.typed))
+    # A column whose values do not decide its spelling takes what the folder's other columns
+    # agree on (one export, one tool): e.g. merchants' onboarding dates all <= 12.
+    folder_shows = _settings_shown([sp for _, _, sp in read.values()])
+    for spec in specs:
+        if spec.name not in read:
+            continue
+        raw, rt, shown = read[spec.name]
+        label = labels[spec.name]
+        say(f"checking {label} ({raw.rows:,} rows)")
+        judged = _checks.typed_table(
+            be, rt, spec, raw.columns, raw.typed, settings, label, shown, folder_shows
+        )
         data.notes += [f"{label}: {n}" for n in judged.notes]
         found_checks = _checks.table_checks(spec, judged, raw.rows, list(raw.columns))
         data.report.problems.extend(
@@ -360,6 +372,17 @@ def load_domain(
     if data.report.ok:
         data.typed = typed
     return data
+
+
+def _settings_shown(shown: list[_checks.Spellings]) -> Settings:
+    """The decimal separator and date order all deciding columns of a folder agree on."""
+    decided = [s.decided() for s in shown]
+    decimals = {d.decimal for d in decided if d.decimal}
+    days = {d.dayfirst for d in decided if d.dayfirst is not None}
+    return Settings(
+        decimal=decimals.pop() if len(decimals) == 1 else None,
+        dayfirst=days.pop() if len(days) == 1 else None,
+    )
 
 
 def load_all(root: str | os.PathLike[str], domains: Iterable[str]) -> dict[str, DomainData]:

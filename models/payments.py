@@ -62,7 +62,9 @@ def hhi(gpv_cents: np.ndarray) -> float | None:
     if total == 0:
         return None
     shares = 100.0 * gpv_cents / total
-    return float((shares**2).sum())
+    # fsum: exactly rounded, so the merchants' order (a GROUP BY's, which varies between runs
+    # and engines) cannot change the last digits
+    return math.fsum((shares**2).tolist())
 
 
 def gini(gpv_cents: np.ndarray) -> float | None:

@@ -91,7 +91,14 @@ CASES: dict[str, dict] = {
     },
     "ambiguous_decimal": {
         # every amount like 1,200: thousands or a decimal comma? the values cannot say
-        "files": {"transactions.csv": _column(T, 3, lambda v: f'"{int(float(v)) % 9 + 1},200"')},
+        # (fees as whole numbers, so no other column shows the separator either)
+        "files": {
+            "transactions.csv": _column(
+                _column(T, 8, lambda v: str(int(float(v)))),
+                3,
+                lambda v: f'"{int(float(v)) % 9 + 1},200"',
+            )
+        },
         "expect": ["transactions.csv", "column 'amount'", "--decimal"],
     },
     "ambiguous_dates": {

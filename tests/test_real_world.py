@@ -1,0 +1,64 @@
+"""The same numbers whatever form the files come in (tests/data/real-world/, written by
+tests/data/make_real_world.py): every case gives exactly the KPIs and tables of `clean`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data.engine import open_source
+from data.validate import load_domain
+from models import make_model
+
+HERE = Path(__file__).parent / "data" / "real-world"
+CASES = sorted(p.name for p in HERE.iterdir() if p.is_dir() and p.name != "clean")
+DOMAINS = ("payments", "reconciliation")
+
+
+def _numbers(root: Path, domain: str) -> tuple[dict, list[pd.DataFrame]]:
+    source = open_source(root)
+    assert source.has(domain), source.status[domain].report.text()
+    model = make_model(domain, source)
+    return model.kpis, [t for _, t in sorted(model.output_tables().items())]
+
+
+def test_corpus_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.data import make_real_world
+
+    monkeypatch.setattr(make_real_world, "HERE", tmp_path)
+    make_real_world.main()
+    for path in tmp_path.rglob("*.*"):
+        stored = HERE / path.relative_to(tmp_path)
+        if path.suffix != ".xlsx":  # workbooks carry their creation time
+            assert stored.read_bytes() == path.read_bytes(), stored
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_form_gives_the_numbers_of_the_clean_files(case: str, domain: str) -> None:
+    kpis, tables = _numbers(HERE / "clean", domain)
+    got_kpis, got_tables = _numbers(HERE / case, domain)
+    assert got_kpis == kpis
+    assert len(got_tables) == len(tables)
+    for got, want in zip(got_tables, tables, strict=True):
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+@pytest.mark.parametrize(
+    ("case", "form", "note"),
+    [
+        ("windows_excel", "CSV, UTF-8, comma-separated", None),  # ASCII: valid UTF-8
+        ("unicode_text", "CSV, UTF-16, tab-separated", None),
+        ("european", "CSV, UTF-8, semicolon-separated", "amount: decimal comma"),
+        ("us_formatted", "CSV, UTF-8, comma-separated", "ts: month-first dates"),
+        ("excel_workbook", "Excel workbook, sheet 'transactions'", None),
+    ],
+)
+def test_the_report_says_how_each_file_was_read(case: str, form: str, note: str | None) -> None:
+    data = load_domain(HERE / case, "payments")
+    assert data.ok, data.report.text()
+    assert data.forms["transactions"] == form
+    if note:
+        assert any(note in n for n in data.notes), data.notes
