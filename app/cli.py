@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a data folder and print every problem")
     v.add_argument("--data", required=True, type=Path)
     v.add_argument("--domain", choices=schemas.DOMAINS, action="append")
+    _add_reading_args(v)
 
     k = sub.add_parser("kpis", help="print the KPIs of one domain as JSON or CSV")
     k.add_argument("--domain", required=True, choices=schemas.DOMAINS)
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(k)
     k.add_argument("--tables", action="store_true", help="add the domain's tables")
     k.add_argument("--format", choices=["json", "csv"], default="json")
+    _add_reading_args(k)
 
     e = sub.add_parser(
         "export", help="write the KPIs and every table behind a domain's charts (CSV/Parquet/XLSX)"
@@ -70,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, type=Path)
     e.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
     _add_model_args(e)
+    _add_reading_args(e)
 
     d = sub.add_parser("desktop", help="the app for one person: serve locally, open the browser")
     from app.desktop import add_arguments
 
     add_arguments(d)
+    _add_reading_args(d)
 
     s = sub.add_parser("serve", help="serve the app for a team (panel serve)")
     s.add_argument("--data", type=Path, default=None)
@@ -95,7 +100,57 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust the reverse proxy's X-Forwarded-For/-Proto headers (client address, https)",
     )
+    _add_reading_args(s)
     return p
+
+
+def _add_reading_args(p: argparse.ArgumentParser) -> None:
+    """How to read files whose values do not decide it (see README, Files as they come)."""
+    g = p.add_argument_group("reading files")
+    g.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=None,
+        help="decimal separator of number columns whose values do not decide it",
+    )
+    order = g.add_mutually_exclusive_group()
+    order.add_argument(
+        "--dayfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=True,
+        default=None,
+        help="read dates like 03/04/2025 as 3 April",
+    )
+    order.add_argument(
+        "--monthfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=False,
+        help="read dates like 03/04/2025 as March 4",
+    )
+    g.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        help="a tieout.toml of header names (applied over the data folder's own)",
+    )
+
+
+def _apply_reading_args(a: argparse.Namespace) -> None:
+    """Reading choices reach every reader (and server sessions) through the environment."""
+    from data.checks import Settings
+
+    if not hasattr(a, "decimal"):
+        return
+    if a.mapping is not None and not a.mapping.is_file():
+        raise UsageError(f"--mapping {a.mapping}: no such file")
+    settings = Settings(
+        decimal=a.decimal,
+        dayfirst=a.dayfirst,
+        mapping=str(a.mapping.resolve()) if a.mapping else None,
+    )
+    os.environ.update(settings.to_env())
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -155,6 +210,10 @@ def cmd_validate(a: argparse.Namespace) -> int:
         if not data.present:
             print(f"{domain}: no folder {a.data / domain} (domain skipped)")
             continue
+        for table, form in data.forms.items():
+            print(f"{domain}/{table}: read as {form}")
+        for note in data.notes:
+            print(f"{domain}: {note}")
         print(f"{domain}: {data.report.text()}")
         bad |= not data.report.ok
     return EXIT_BAD_INPUT if bad else EXIT_OK
@@ -313,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tieout` console script."""
     args = build_parser().parse_args(argv)
     try:
+        _apply_reading_args(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"tieout: {exc}", file=sys.stderr)
@@ -320,8 +380,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_UNEXPECTED
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:

@@ -47,13 +47,47 @@ def try_strptime(text: str, formats: dt.Array[dt.string]) -> dt.timestamp:  # ty
 
 @dataclass
 class Settings:
-    """Choices a person makes where the values do not decide (CLI flags, the Data page)."""
+    """Choices a person makes where the values do not decide (CLI flags, the Data page), and a
+    header mapping file; from the environment for a server (``TIEOUT_DECIMAL=,``,
+    ``TIEOUT_DATE_ORDER=dayfirst|monthfirst``, ``TIEOUT_MAPPING=FILE``)."""
 
     decimal: str | None = None  # "." or ","
     dayfirst: bool | None = None
+    mapping: str | None = None  # a tieout.toml given outside the data folder
 
     def key(self) -> str:
-        return f"decimal={self.decimal};dayfirst={self.dayfirst}"
+        """What the cache key must cover: the choices and the mapping file's bytes."""
+        import hashlib
+
+        digest = ""
+        if self.mapping:
+            try:
+                with open(self.mapping, "rb") as fh:
+                    digest = hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
+            except OSError:
+                digest = "unreadable"
+        return f"decimal={self.decimal};dayfirst={self.dayfirst};mapping={digest}"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        import os
+
+        order = os.environ.get("TIEOUT_DATE_ORDER", "").lower()
+        return cls(
+            decimal=os.environ.get("TIEOUT_DECIMAL") or None,
+            dayfirst={"dayfirst": True, "monthfirst": False}.get(order),
+            mapping=os.environ.get("TIEOUT_MAPPING") or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        env = {}
+        if self.decimal:
+            env["TIEOUT_DECIMAL"] = self.decimal
+        if self.dayfirst is not None:
+            env["TIEOUT_DATE_ORDER"] = "dayfirst" if self.dayfirst else "monthfirst"
+        if self.mapping:
+            env["TIEOUT_MAPPING"] = self.mapping
+        return env
 
 
 @dataclass

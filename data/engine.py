@@ -34,6 +34,7 @@ from filelock import FileLock
 from ibis.backends.duckdb import Backend as _DuckDBBackend
 
 from data import schemas
+from data.intake import watch
 from data.validate import (
     DomainData,
     Problem,
@@ -261,10 +262,18 @@ def considered_files(root: Path) -> dict[str, dict[str, list[Path]]]:
 
 
 def _all_files(root: Path) -> list[Path]:
-    return [p for t in considered_files(root).values() for files in t.values() for p in files]
+    """Every file that decides what a root's database holds: the tables' files, and the
+    folder's header mapping."""
+    files = [p for t in considered_files(root).values() for files in t.values() for p in files]
+    mapping = root / "tieout.toml"
+    return [*files, mapping] if mapping.is_file() else files
 
 
-def ingest_tables(con: duckdb.DuckDBPyConnection, data: DomainData) -> dict[str, int]:
+def ingest_tables(
+    con: duckdb.DuckDBPyConnection,
+    data: DomainData,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Write one validated domain's typed tables into ``con`` (the connection it was read
     into), sorted by date, then drop its raw tables; return row counts.
 
@@ -302,10 +311,11 @@ def ingest_tables(con: duckdb.DuckDBPyConnection, data: DomainData) -> dict[str,
                 exprs.append(f'"{name}"')
         order = SORT_KEYS.get(spec.name)
         order_by = f' ORDER BY "{order}", _row' if order in expr.columns else " ORDER BY _row"
-        con.execute(
-            f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT {", ".join(exprs)}, _row '
-            f'FROM "{view}"{order_by}'
-        )
+        with watch(con, progress, f"storing {spec.name}"):
+            con.execute(
+                f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT {", ".join(exprs)}, _row '
+                f'FROM "{view}"{order_by}'
+            )
         con.execute(f'DROP VIEW "{view}"')
         counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
     for spec in schemas.tables_of(data.domain):
@@ -407,14 +417,15 @@ def build_database(
                 t1 = time.perf_counter()
                 try:
                     say(f"ingesting {domain}")
-                    status.rows = ingest_tables(con, data)
+                    status.rows = ingest_tables(con, data, say)
                     del data
                     builder = MART_BUILDERS.get(domain)
                     if builder is not None:
                         say(f"building {domain} marts")
                         be = ibis.duckdb.from_connection(con)
                         for name, expr in builder(be).items():
-                            be.create_table(name, expr, overwrite=True)
+                            with watch(con, say, f"building {domain} mart {name}"):
+                                be.create_table(name, expr, overwrite=True)
                     status.loaded = True
                 except (duckdb.Error, ibis.common.exceptions.IbisError, ValueError) as exc:
                     log.exception("loading %s from %s failed", domain, root)
@@ -548,7 +559,7 @@ def open_source(
 
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    settings = settings or Settings()
+    settings = settings or Settings.from_env()
     key, digests = _hash_files(root, _all_files(root), settings.key())
     with _SOURCES_LOCK:
         if key in _SOURCES:
@@ -604,7 +615,11 @@ def clear_sources() -> None:
 
 
 def validate_root(
-    root: str | os.PathLike[str], domains: list[str] | None = None
+    root: str | os.PathLike[str],
+    domains: list[str] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, DomainData]:
     """Validate without ingesting (for `tieout validate`)."""
-    return {d: load_domain(Path(root), d) for d in (domains or list(schemas.DOMAINS))}
+    return {
+        d: load_domain(Path(root), d, settings=settings) for d in (domains or list(schemas.DOMAINS))
+    }

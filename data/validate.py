@@ -243,12 +243,13 @@ def load_domain(
     if not present:
         data.present = False
         return data
-    settings = settings or Settings()
+    settings = settings or Settings.from_env()
     con = con if con is not None else engine_connection()
     data.con = con
     be = ibis.duckdb.from_connection(con)
     try:
-        mappings = read_mappings(root, mapping_file)
+        given = mapping_file or (Path(settings.mapping) if settings.mapping else None)
+        mappings = read_mappings(root, given)
     except (OSError, ValueError) as exc:
         mappings = {}
         data.report.problems.append(
@@ -304,6 +305,7 @@ def load_domain(
                 mappings.get(f"{domain}.{spec.name}", {}),
                 open_binary,
                 temp_dir,
+                progress,
             )
         except intake.ReadError as exc:
             data.report.problems.append(

@@ -15,6 +15,8 @@ def _isolated(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     monkeypatch.setenv("TIEOUT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    for name in ("TIEOUT_DECIMAL", "TIEOUT_DATE_ORDER", "TIEOUT_MAPPING"):  # set by the CLI
+        monkeypatch.delenv(name, raising=False)
     yield
     clear_sources()
     try:

@@ -62,3 +62,47 @@ def test_the_report_says_how_each_file_was_read(case: str, form: str, note: str 
     assert data.forms["transactions"] == form
     if note:
         assert any(note in n for n in data.notes), data.notes
+
+
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+def test_undecided_spellings_ask_for_the_setting_and_take_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from app import cli
+
+    args = ["kpis", "--domain", "payments", "--data", str(BAD / "ambiguous_dates")]
+    assert cli.main(args) == 2
+    assert "--dayfirst" in capsys.readouterr().err
+    assert cli.main([*args, "--dayfirst"]) == 0
+    capsys.readouterr()
+    # amounts like "3,200" and whole-number fees: the values cannot tell thousands from decimals
+    args = ["kpis", "--domain", "payments", "--data", str(BAD / "ambiguous_decimal")]
+    assert cli.main(args) == 2
+    assert "--decimal" in capsys.readouterr().err
+    assert cli.main([*args, "--decimal", ","]) == 0
+    as_comma = json.loads(capsys.readouterr().out)["kpis"]["gpv"]
+    assert cli.main([*args, "--decimal", "."]) == 0
+    as_point = json.loads(capsys.readouterr().out)["kpis"]["gpv"]
+    # approved T1 3,200 T3 6,200 T4 2,200 T5 1,200 T7 2,200 -> 15,000 or 15.000
+    assert (as_point, as_comma) == (15000.0, 15.0)
+
+
+def test_a_mapping_file_given_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from app import cli
+
+    root = tmp_path / "data"
+    shutil.copytree(HERE / "headers", root)
+    mapping = tmp_path / "mine.toml"
+    (root / "tieout.toml").rename(mapping)
+    args = ["validate", "--data", str(root), "--domain", "payments"]
+    assert cli.main(args) == 2
+    assert "a column named 'amount'" in capsys.readouterr().out
+    assert cli.main([*args, "--mapping", str(mapping)]) == 0
