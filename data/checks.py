@@ -281,6 +281,8 @@ def _typed_column(
                 expected = "a number" + expected[len("an amount") :]
             expected += result.mixed.get(col.name, "")
         if col.kind == "money":
+            if not text_input:  # a float of currency units: to the nearest cent, as before
+                return (value * 100).round(0).cast("int64"), bad, expected
             cents = (value.cast("decimal(38, 9)") * 100).round(0).cast("int64")
             return cents, bad, expected
         if col.kind == "int":
@@ -400,8 +402,18 @@ def _choose_date_order(
     return None
 
 
-def table_checks(spec: Table, typed: Typed, rows: int, present: list[str]) -> list[Check]:
+def table_checks(
+    be: Any, spec: Table, typed: Typed, rows: int, present: list[str]
+) -> list[Check]:
     """Column and key rules of one table."""
+
+    def be_count_repeats(keyed: ir.Table, key: list[str]) -> int:
+        counts = keyed.aggregate(
+            n=keyed.count(), d=keyed.select(*key).distinct().count().as_scalar()
+        )
+        row = be.execute(counts).iloc[0]
+        return int(row["n"]) - int(row["d"])
+
     t = typed.table
     checks: list[Check] = list(typed.undecided)
     for name in typed.columns:
@@ -437,23 +449,24 @@ def table_checks(spec: Table, typed: Typed, rows: int, present: list[str]) -> li
             )
     if spec.key and all(k in typed.columns for k in spec.key):
         key = list(spec.key)
-        present_mask = ibis.and_(*(t[k].notnull() for k in key))
-        n = ibis.row_number().over(group_by=[t[k] for k in key], order_by=t["_row"])
-        dup_t = t.mutate(_dup=ibis.ifelse(present_mask, n, 0))
-        raw_key = (
-            dup_t[f"{key[0]}__raw"]
-            if len(key) == 1
-            else ibis.literal(" / ").join([dup_t[f"{k}__raw"].cast("string") for k in key])
-        )
-        checks.append(
-            Check(
+        keyed = t.filter(ibis.and_(*(t[k].notnull() for k in key)))
+        repeats = be_count_repeats(keyed, key)
+        if repeats:  # only then the (costly) window that finds the repeating rows
+            n = ibis.row_number().over(group_by=[keyed[k] for k in key], order_by=keyed["_row"])
+            dup_t = keyed.mutate(_dup=n)
+            raw_key = (
+                dup_t[f"{key[0]}__raw"]
+                if len(key) == 1
+                else ibis.literal(" / ").join([dup_t[f"{k}__raw"].cast("string") for k in key])
+            )
+            check = Check(
                 ", ".join(key),
                 "a unique key (this value repeats an earlier row)",
                 dup_t["_dup"] > 0,
                 raw_key,
             )
-        )
-        checks[-1].table = dup_t  # type: ignore[attr-defined]
+            check.table = dup_t  # type: ignore[attr-defined]
+            checks.append(check)
     return checks
 
 

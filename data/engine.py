@@ -286,8 +286,9 @@ def ingest_tables(
         expr = data.typed.get(spec.name)
         if expr is None:
             continue
-        view = f"_typed_{spec.name}"
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {be.compile(expr)}')
+        view = f"_typed_{spec.name}"  # typed once; ENUM types and the sorted table read it
+        with watch(con, progress, f"typing {spec.name}"):
+            con.execute(f'CREATE OR REPLACE TABLE "{view}" AS {be.compile(expr)}')
         exprs = []
         for name in expr.columns:
             if name == "_row":
@@ -316,11 +317,21 @@ def ingest_tables(
                 f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT {", ".join(exprs)}, _row '
                 f'FROM "{view}"{order_by}'
             )
-        con.execute(f'DROP VIEW "{view}"')
+        con.execute(f'DROP TABLE "{view}"')
         counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
-    for spec in schemas.tables_of(data.domain):
-        con.execute(f'DROP TABLE IF EXISTS "raw_{spec.name}"')
+    drop_raw(con, data.domain)
     return counts
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection, domain: str) -> None:
+    """Drop what was read of a domain's files (tables, or views over Parquet files)."""
+    for spec in schemas.tables_of(domain):
+        name = f"raw_{spec.name}"
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()
+        if kind:
+            con.execute(f'DROP {"VIEW" if kind[0] == "VIEW" else "TABLE"} "{name}"')
 
 
 #: Mart builders by domain: ``fn(backend) -> {name: ibis expression}``, registered by data.marts.
@@ -438,8 +449,7 @@ def build_database(
                     status.rows = {}
                 meta["timings"][f"{domain}.ingest_s"] = round(time.perf_counter() - t1, 3)
             if not status.loaded:  # what was read of a domain that did not load is not kept
-                for spec in schemas.tables_of(domain):
-                    con.execute(f'DROP TABLE IF EXISTS "raw_{spec.name}"')
+                drop_raw(con, domain)
             meta["domains"][domain] = status.__dict__
         con.execute("CHECKPOINT")
     finally:

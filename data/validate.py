@@ -346,7 +346,8 @@ def load_domain(
                     f"in {intake.MAPPING_FILE})",
                 )
             )
-        rt = be.sql(f'SELECT rowid AS "_row", * FROM {raw.name}')
+        rest = f"* EXCLUDE ({raw.row})" if raw.row != "rowid" else "*"
+        rt = be.sql(f'SELECT {raw.row} AS "_row", {rest} FROM {raw.name}')
         read[spec.name] = (raw, rt, _checks.spellings(be, rt, spec, raw.columns, raw.typed))
     # A column whose values do not decide its spelling takes what the folder's other columns
     # agree on (one export, one tool): e.g. merchants' onboarding dates all <= 12.
@@ -361,7 +362,7 @@ def load_domain(
             be, rt, spec, raw.columns, raw.typed, settings, label, shown, folder_shows
         )
         data.notes += [f"{label}: {n}" for n in judged.notes]
-        found_checks = _checks.table_checks(spec, judged, raw.rows, list(raw.columns))
+        found_checks = _checks.table_checks(be, spec, judged, raw.rows, list(raw.columns))
         data.report.problems.extend(
             _checks.run_checks(be, judged.table, found_checks, label, raw.offset)
         )

@@ -215,3 +215,24 @@ def test_upload_folders_of_ended_processes_are_removed(tmp_path: Path) -> None:
         (folder / "x" / "payments").mkdir(parents=True)
     assert clean_stale_uploads(tmp_path) == [dead]
     assert live.exists() and not dead.exists()
+
+
+def test_the_page_asks_how_to_read_what_the_values_do_not_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from views import data_page
+
+    monkeypatch.setattr(data_page, "upload_base", lambda: tmp_path / "uploads")
+    _app, page = _page(tmp_path)
+    page.domain.value = "payments"
+    bad = Path(__file__).parent / "data" / "bad" / "ambiguous_dates" / "payments"
+    files = {p.name: p.read_text() for p in bad.iterdir()}
+    for order, usable in ((None, False), (True, True)):
+        page.date_order.value = order
+        page.files.value = dict(files)
+        page.check_upload()
+        page._job.wait(60)
+        page._finish(page._job)
+        assert page.use_button.visible is usable
+    # day first: 11/01/2025 is 11 January
+    assert "payments: ready, 10 rows" in page.report.objects[0].object
