@@ -324,14 +324,14 @@ def ingest_tables(
 
 
 def drop_raw(con: duckdb.DuckDBPyConnection, domain: str) -> None:
-    """Drop what was read of a domain's files (tables, or views over Parquet files)."""
+    """Drop what was read and judged of a domain's files (tables, views over Parquet)."""
     for spec in schemas.tables_of(domain):
-        name = f"raw_{spec.name}"
-        kind = con.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()
-        if kind:
-            con.execute(f'DROP {"VIEW" if kind[0] == "VIEW" else "TABLE"} "{name}"')
+        for name in (f"raw_{spec.name}", f"judged_{spec.name}"):
+            kind = con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+            ).fetchone()
+            if kind:
+                con.execute(f'DROP {"VIEW" if kind[0] == "VIEW" else "TABLE"} "{name}"')
 
 
 #: Mart builders by domain: ``fn(backend) -> {name: ibis expression}``, registered by data.marts.
