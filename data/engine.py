@@ -48,7 +48,40 @@ from data.validate import (
 
 log = logging.getLogger("tieout")
 
-ENGINE_VERSION = "10"  # bump when ingest or marts change, so caches rebuild
+#: The modules whose code decides what a cache entry holds: their digest is part of its key, so
+#: a change to reading, checking, typing or a mart can never serve a stale cache.
+BUILD_MODULES = (
+    "data.schemas",
+    "data.intake",
+    "data.checks",
+    "data.validate",
+    "data.engine",
+    "data.marts",
+)
+
+
+def code_digest() -> str:
+    """blake2b of the source (or, in a frozen bundle without sources, the bytecode) of
+    `BUILD_MODULES` and the DuckDB version."""
+    import importlib.util
+    import marshal
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(duckdb.__version__.encode())
+    for name in BUILD_MODULES:
+        spec = importlib.util.find_spec(name)
+        loader = spec.loader if spec else None
+        try:
+            source = loader.get_source(name) if loader else None  # type: ignore[attr-defined]
+        except (ImportError, OSError):
+            source = None
+        if source is not None:
+            h.update(source.encode())
+        elif loader is not None and hasattr(loader, "get_code"):
+            h.update(marshal.dumps(loader.get_code(name)))
+        else:  # pragma: no cover  (no way to read the module: never reuse a cache)
+            h.update(os.urandom(16))
+    return h.hexdigest()
 SORT_KEYS = {
     "transactions": "ts",
     "posts": "date",
@@ -182,7 +215,7 @@ def _hash_files(root: Path, paths: list[Path], extra: str = "") -> tuple[str, di
         except OSError as exc:
             digests[str(p)] = f"unreadable:{exc.__class__.__name__}:{file_stamp(p)}"
     h = hashlib.blake2b(digest_size=16)
-    h.update(ENGINE_VERSION.encode())
+    h.update(_CODE_DIGEST.encode())
     h.update(f"root:{root}\n{extra}\n".encode())
     for path in sorted(paths):
         rel = path.relative_to(root) if path.is_relative_to(root) else path
@@ -190,6 +223,7 @@ def _hash_files(root: Path, paths: list[Path], extra: str = "") -> tuple[str, di
     return h.hexdigest(), digests
 
 
+_CODE_DIGEST = code_digest()
 RUN_LOG = "runs.jsonl"
 
 

@@ -334,3 +334,17 @@ def test_influencer_cogs_refuses_nan(tmp_path: Path) -> None:
     model = make_model("influencer", open_source(root))
     with pytest.raises(ValueError, match="cogs"):
         model.cogs = float("nan")
+
+
+def test_a_change_to_the_code_that_builds_the_database_rebuilds_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _payments(tmp_path / "d")
+    assert open_source(root).meta["cached"] is False
+    clear_sources()
+    assert open_source(root).meta["cached"] is True
+    clear_sources()
+    # the digest covers the source of every module that reads, checks, types or builds marts
+    assert engine.code_digest() == engine._CODE_DIGEST
+    monkeypatch.setattr(engine, "_CODE_DIGEST", "a mart changed")
+    assert open_source(root).meta["cached"] is False
