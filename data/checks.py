@@ -90,6 +90,13 @@ class Settings:
         return env
 
 
+@dataclass(frozen=True)
+class RawValue:
+    """A check's value shown as the file has it: column ``name`` of the raw table."""
+
+    name: str
+
+
 @dataclass
 class Check:
     """One rule over a table: rows where ``mask`` holds are problems; ``value`` is shown."""
@@ -97,7 +104,7 @@ class Check:
     column: str | None
     expected: str
     mask: ir.BooleanValue
-    value: ir.Value | None = None
+    value: ir.Value | RawValue | None = None
     severity: str = "error"
 
 
@@ -108,6 +115,8 @@ class Typed:
 
     table: ir.Table
     columns: list[str]
+    source: ir.Table | None = None  # the raw table (with ``_row``)
+    raw_cols: dict[str, str] = field(default_factory=dict)  # column -> raw column
     expected: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ask: dict[str, str] = field(default_factory=dict)  # column -> the setting to ask for
@@ -225,7 +234,7 @@ def typed_table(
     other columns of the folder's files agree on), else it is an error asking for the setting.
     """
     styles, orders = shown.styles, shown.orders
-    result = Typed(raw, [])
+    result = Typed(raw, [], source=raw, raw_cols=dict(columns))
     result.folder = folder or Settings()
     selects: dict[str, ir.Value] = {}
     for name, rc in columns.items():
@@ -241,7 +250,6 @@ def typed_table(
             result,
         )
         selects[name] = value
-        selects[f"{name}__raw"] = raw[rc].cast("string")
         selects[f"{name}__bad"] = bad
         result.expected[name] = expected
         result.columns.append(name)
@@ -412,20 +420,20 @@ def table_checks(be: Any, spec: Table, typed: Typed, rows: int, present: list[st
         return int(be.execute(groups.filter(groups.n > 1).count()))
 
     t = typed.table
-    checks = [Check(n, msg, t[f"{n}__ask"], t[f"{n}__raw"]) for n, msg in typed.ask.items()]
+    checks = [Check(n, msg, t[f"{n}__ask"], RawValue(n)) for n, msg in typed.ask.items()]
     for name in typed.columns:
         if name not in spec.names:
             continue
         col = spec.column(name)
         expected = typed.expected[name]
-        checks.append(Check(name, expected, t[f"{name}__bad"], t[f"{name}__raw"]))
+        checks.append(Check(name, expected, t[f"{name}__bad"], RawValue(name)))
         if not col.nullable:
             checks.append(
                 Check(
                     name,
                     f"a value ({expected}); the cell is empty",
                     t[name].isnull() & ~t[f"{name}__bad"],
-                    t[f"{name}__raw"],
+                    RawValue(name),
                 )
             )
         if col.min is not None or col.max is not None:
@@ -440,9 +448,7 @@ def table_checks(be: Any, spec: Table, typed: Typed, rows: int, present: list[st
                 mask = mask | (value > col.max * scale)
                 parts.append(f"<= {col.max:g}")
             checks.append(
-                Check(
-                    name, f"a value {' and '.join(parts)}", mask.fill_null(False), t[f"{name}__raw"]
-                )
+                Check(name, f"a value {' and '.join(parts)}", mask.fill_null(False), RawValue(name))
             )
     if spec.key and all(k in typed.columns for k in spec.key):
         key = list(spec.key)
@@ -452,9 +458,9 @@ def table_checks(be: Any, spec: Table, typed: Typed, rows: int, present: list[st
             n = ibis.row_number().over(group_by=[keyed[k] for k in key], order_by=keyed["_row"])
             dup_t = keyed.mutate(_dup=n)
             raw_key = (
-                dup_t[f"{key[0]}__raw"]
+                dup_t[key[0]].cast("string")
                 if len(key) == 1
-                else ibis.literal(" / ").join([dup_t[f"{k}__raw"].cast("string") for k in key])
+                else ibis.literal(" / ").join([dup_t[k].cast("string") for k in key])
             )
             check = Check(
                 ", ".join(key),
@@ -467,7 +473,14 @@ def table_checks(be: Any, spec: Table, typed: Typed, rows: int, present: list[st
     return checks
 
 
-def run_checks(be: Any, table: ir.Table, checks: list[Check], label: str, offset: int) -> list[Any]:
+def run_checks(
+    be: Any,
+    table: ir.Table,
+    checks: list[Check],
+    label: str,
+    offset: int,
+    typed: Typed | None = None,
+) -> list[Any]:
     """Every check's count in one query, and the first rows of those that occur."""
     from data.validate import Problem
 
@@ -497,12 +510,22 @@ def run_checks(be: Any, table: ir.Table, checks: list[Check], label: str, offset
                 Problem(label, check.column, check.expected, (), 0, None, check.severity)
             )
             continue
-        first = be.execute(
-            t.filter(check.mask.fill_null(False))
-            .order_by("_row")
-            .select(r=t["_row"], v=check.value.cast("string"))
-            .limit(MAX_ROWS_LISTED)
-        )
+        hits = t.filter(check.mask.fill_null(False)).order_by("_row")
+        if isinstance(check.value, RawValue):  # as the file has it: from the raw table
+            assert typed is not None and typed.source is not None
+            first = be.execute(hits.select(r=hits["_row"]).limit(MAX_ROWS_LISTED))
+            src = typed.source
+            rc = typed.raw_cols[check.value.name]
+            found = be.execute(
+                src.filter(src["_row"].isin([int(r) for r in first["r"]])).select(
+                    r=src["_row"], v=src[rc].cast("string")
+                )
+            )
+            first = first.merge(found, on="r", how="left")
+        else:
+            first = be.execute(
+                hits.select(r=hits["_row"], v=check.value.cast("string")).limit(MAX_ROWS_LISTED)
+            )
         rows = tuple(int(r) + offset for r in first["r"])
         v = first["v"].iloc[0]
         value = "" if v is None or v != v else str(v)[:80]

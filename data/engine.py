@@ -82,6 +82,8 @@ def code_digest() -> str:
         else:  # pragma: no cover  (no way to read the module: never reuse a cache)
             h.update(os.urandom(16))
     return h.hexdigest()
+
+
 SORT_KEYS = {
     "transactions": "ts",
     "posts": "date",
@@ -320,9 +322,8 @@ def ingest_tables(
         expr = data.typed.get(spec.name)
         if expr is None:
             continue
-        view = f"_typed_{spec.name}"  # typed once; ENUM types and the sorted table read it
-        with watch(con, progress, f"typing {spec.name}"):
-            con.execute(f'CREATE OR REPLACE TABLE "{view}" AS {be.compile(expr)}')
+        view = f"_typed_{spec.name}"  # a projection of the table validation typed once
+        con.execute(f'CREATE OR REPLACE VIEW "{view}" AS {be.compile(expr)}')
         exprs = []
         for name in expr.columns:
             if name == "_row":
@@ -351,7 +352,7 @@ def ingest_tables(
                 f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT {", ".join(exprs)}, _row '
                 f'FROM "{view}"{order_by}'
             )
-        con.execute(f'DROP TABLE "{view}"')
+        con.execute(f'DROP VIEW "{view}"')
         counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
     drop_raw(con, data.domain)
     return counts

@@ -370,7 +370,7 @@ def load_domain(
         data.notes += [f"{label}: {n}" for n in judged.notes]
         found_checks = _checks.table_checks(be, spec, judged, raw.rows, list(raw.columns))
         data.report.problems.extend(
-            _checks.run_checks(be, judged.table, found_checks, label, raw.offset)
+            _checks.run_checks(be, judged.table, found_checks, label, raw.offset, judged)
         )
         typed[spec.name] = judged.table.select("_row", *(judged.table[c] for c in judged.columns))
     say(f"checking rules across the {domain} tables")
