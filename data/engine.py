@@ -73,7 +73,7 @@ def code_digest() -> str:
         loader = spec.loader if spec else None
         try:
             source = loader.get_source(name) if loader else None  # type: ignore[attr-defined]
-        except (ImportError, OSError):
+        except Exception:  # a frozen bundle's importer may keep no sources
             source = None
         if source is not None:
             h.update(source.encode())

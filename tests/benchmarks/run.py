@@ -104,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
             folder, cache = Path(tmp) / f"d{rows}", Path(tmp) / f"c{rows}"
-            for name in ("generate", "ingest"):
+            for name in ("generate", "ingest", "duckdb_floor"):
                 r = stage(name, rows, folder, cache)
                 report["stages"].append(r)
                 print(
