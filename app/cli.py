@@ -7,11 +7,13 @@ Exit codes: 0 ok, 2 bad input or usage (the message names what is wrong; no trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,30 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timing-days", dest="timing_days", type=int)
 
 
+@contextlib.contextmanager
+def _load_progress() -> Iterator[Callable[[str], None]]:
+    """Stages of a first load on stderr (a tqdm bar of the running stage's percent), when
+    stderr is a terminal; nothing when the cache is used or output is redirected."""
+    if not sys.stderr.isatty():
+        yield lambda _msg: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, file=sys.stderr, bar_format="{desc} {bar} {elapsed}", leave=False)
+
+    def say(msg: str) -> None:
+        stage, _, rest = msg.partition(": ")
+        pct = re.match(r"(\d+)%", rest)
+        bar.set_description_str(stage if pct else msg, refresh=False)
+        bar.n = int(pct.group(1)) if pct else 0
+        bar.refresh()
+
+    try:
+        yield say
+    finally:
+        bar.close()
+
+
 def _progress_bar(total: int, quiet: bool):
     if quiet:
         return None, (lambda _n: None)
@@ -321,7 +347,8 @@ def _open_model(domain: str, root: Path) -> Any:
         )
     if not root.is_dir():
         raise UsageError(f"--data {root}: no such folder")
-    source = open_source(root)
+    with _load_progress() as say:
+        source = open_source(root, progress=say)
     status = source.status.get(domain)
     if status is None or not status.present:
         raise UsageError(f"{root}: no {domain}/ folder")

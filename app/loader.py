@@ -78,8 +78,11 @@ class Job:
                     log.exception("%s: completion callback failed", self.name)
 
 
-def load_folder(job: Job, root: Path, make_demo: bool = False, demo_rows: int = 0) -> Any:
-    """Create the demo data if asked and missing, then validate and ingest ``root``."""
+def load_folder(
+    job: Job, root: Path, make_demo: bool = False, demo_rows: int = 0, settings: Any = None
+) -> Any:
+    """Create the demo data if asked and missing, then validate and ingest ``root`` (with the
+    reading choices ``settings``, a `data.checks.Settings`; the environment's by default)."""
     from data.engine import open_source
     from data.generate import MARKER, generate, total_units
 
@@ -95,7 +98,7 @@ def load_folder(job: Job, root: Path, make_demo: bool = False, demo_rows: int = 
         job.report("creating demo data", 0.0)
         generate(root, rows=rows, progress=tick)
     job.report(f"validating and loading {root}")
-    return open_source(root, progress=lambda msg: job.report(msg))
+    return open_source(root, progress=lambda msg: job.report(msg), settings=settings)
 
 
 _JOBS: dict[str, Job] = {}

@@ -60,11 +60,16 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
                     "domain": domain,
                     "table": name,
                     "file": path,
+                    "read as": st.forms.get(name, ""),
                     "rows": st.rows.get(name),
                     "status": "loaded" if st.loaded else "invalid",
                 }
             )
-    return pd.DataFrame(rows, columns=["domain", "table", "file", "rows", "status"])
+        for note in st.notes:
+            rows.append(
+                {"domain": domain, "table": "", "file": note, "read as": "", "status": "note"}
+            )
+    return pd.DataFrame(rows, columns=["domain", "table", "file", "read as", "rows", "status"])
 
 
 def problems_frame(sources: dict[str, Any]) -> pd.DataFrame:
@@ -283,6 +288,32 @@ class DataView(pn.viewable.Viewer):
         return Path(meta.get("cache_dir") or default_cache_dir())
 
     # -- loading ------------------------------------------------------------------------
+    def _reading_widgets(self) -> pn.Row:
+        """Choices for files whose values do not decide how to read them."""
+        self.decimal = pn.widgets.Select(
+            label="Decimal separator (when the values do not say)",
+            options={"as the values show": None, "point: 1,234.56": ".", "comma: 1.234,56": ","},
+        )
+        self.date_order = pn.widgets.Select(
+            label="Date order (when the values do not say)",
+            options={
+                "as the values show": None,
+                "day first: 31/01/2025": True,
+                "month first: 01/31/2025": False,
+            },
+        )
+        return pn.Row(self.decimal, self.date_order, sizing_mode="stretch_width")
+
+    def _settings(self) -> Any:
+        from data.checks import Settings
+
+        base = Settings.from_env()
+        return Settings(
+            decimal=self.decimal.value or base.decimal,
+            dayfirst=self.date_order.value if self.date_order.value is not None else base.dayfirst,
+            mapping=base.mapping,
+        )
+
     def _loader_widgets(self) -> pn.viewable.Viewable:
         if mode() == "desktop":
             self.folder = pn.widgets.TextInput(
@@ -294,7 +325,12 @@ class DataView(pn.viewable.Viewer):
             check.on_click(lambda _e: self.check_folder(self.folder.value))
             demo = pn.widgets.Button(label="Use demo data", color="light")
             demo.on_click(lambda _e: self.check_folder(str(demo_dir()), make_demo=True))
-            return pn.Column(self.folder, pn.Row(check, demo), sizing_mode="stretch_width")
+            return pn.Column(
+                self.folder,
+                self._reading_widgets(),
+                pn.Row(check, demo),
+                sizing_mode="stretch_width",
+            )
         self.domain = pn.widgets.Select(label="Domain", options=list(schemas.DOMAINS))
         limit = f"{MAX_UPLOAD_BYTES // 1024**2}MB"
         self.files = UploadDropper(
@@ -310,7 +346,7 @@ class DataView(pn.viewable.Viewer):
         check.on_click(lambda _e: self.check_upload())
         return pn.Column(
             pn.pane.Markdown(
-                "Upload every table of one domain (CSV, CSV.GZ or Parquet, named like "
+                "Upload every table of one domain (CSV, CSV.GZ, Parquet or Excel, named like "
                 f"`transactions.csv`; at most {MAX_UPLOAD_BYTES // 1024**2} MB in all). The "
                 "files are checked first; your data changes only when you confirm, and only for "
                 "this browser tab. Uploaded files are deleted when you replace them or close "
@@ -318,6 +354,7 @@ class DataView(pn.viewable.Viewer):
             ),
             pn.Row(self.domain, sizing_mode="stretch_width"),
             self.files,
+            self._reading_widgets(),
             check,
             sizing_mode="stretch_width",
         )
@@ -327,7 +364,8 @@ class DataView(pn.viewable.Viewer):
         if not folder.strip() or not (path.is_dir() or make_demo):  # the demo is created if gone
             self._say_error(f"{folder!r} is not a folder")
             return
-        self._start(Job("load", load_folder, path.resolve(), make_demo), None)
+        job = Job("load", load_folder, path.resolve(), make_demo, 0, self._settings())
+        self._start(job, None)
 
     def check_upload(self) -> None:
         files = {name: _as_bytes(data) for name, data in (self.files.value or {}).items()}
@@ -341,7 +379,7 @@ class DataView(pn.viewable.Viewer):
             self._say_error(str(exc))
             return
         self.app.uploads.append(root)
-        self._start(Job("load", load_folder, root), [self.domain.value])
+        self._start(Job("load", load_folder, root, False, 0, self._settings()), [self.domain.value])
 
     def _drop_candidate(self) -> None:
         """Forget a checked upload that was never used (a newer one replaces it)."""
