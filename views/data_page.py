@@ -292,14 +292,14 @@ class DataView(pn.viewable.Viewer):
         """Choices for files whose values do not decide how to read them."""
         self.decimal = pn.widgets.Select(
             label="Decimal separator (when the values do not say)",
-            options={"as the values show": None, "point: 1,234.56": ".", "comma: 1.234,56": ","},
+            options={"as the values show": "auto", "point: 1,234.56": ".", "comma: 1.234,56": ","},
         )
         self.date_order = pn.widgets.Select(
             label="Date order (when the values do not say)",
             options={
-                "as the values show": None,
-                "day first: 31/01/2025": True,
-                "month first: 01/31/2025": False,
+                "as the values show": "auto",
+                "day first: 31/01/2025": "dayfirst",
+                "month first: 01/31/2025": "monthfirst",
             },
         )
         return pn.Row(self.decimal, self.date_order, sizing_mode="stretch_width")
@@ -308,9 +308,10 @@ class DataView(pn.viewable.Viewer):
         from data.checks import Settings
 
         base = Settings.from_env()
+        order = {"dayfirst": True, "monthfirst": False}.get(self.date_order.value)
         return Settings(
-            decimal=self.decimal.value or base.decimal,
-            dayfirst=self.date_order.value if self.date_order.value is not None else base.dayfirst,
+            decimal=self.decimal.value if self.decimal.value != "auto" else base.decimal,
+            dayfirst=order if order is not None else base.dayfirst,
             mapping=base.mapping,
         )
 
