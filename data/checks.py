@@ -122,7 +122,6 @@ class Typed:
     ask: dict[str, str] = field(default_factory=dict)  # column -> the setting to ask for
     ask_masks: dict[str, Any] = field(default_factory=dict)  # column -> the values it is about
     mixed: dict[str, str] = field(default_factory=dict)  # column -> why some values fail
-    folder: Settings = field(default_factory=Settings)  # what the folder's other columns show
 
 
 def _text(col: ir.Value) -> ir.StringValue:
@@ -186,18 +185,6 @@ class Spellings:
     styles: dict[str, dict[str, int]]
     orders: dict[str, dict[str, int]]
 
-    def decided(self) -> Settings:
-        """The decimal separator and date order every column that decides agrees on (None
-        where columns disagree or none decides)."""
-        decimals = {
-            "." if c["p"] else "," for c in self.styles.values() if bool(c["p"]) != bool(c["c"])
-        }
-        days = {bool(c["d"]) for c in self.orders.values() if bool(c["d"]) != bool(c["m"])}
-        return Settings(
-            decimal=decimals.pop() if len(decimals) == 1 else None,
-            dayfirst=days.pop() if len(days) == 1 else None,
-        )
-
 
 def spellings(
     be: Any, raw: ir.Table, spec: Table, columns: dict[str, str], types: dict[str, str]
@@ -226,16 +213,14 @@ def typed_table(
     settings: Settings,
     label: str,
     shown: Spellings,
-    folder: Settings | None = None,
 ) -> Typed:
     """Typed columns of ``raw`` for the columns of ``spec`` found in it (see `Typed`).
 
-    A column whose values do not decide its spelling takes the one ``folder`` shows (what the
-    other columns of the folder's files agree on), else it is an error asking for the setting.
+    A column whose values do not decide its spelling is an error asking for the setting (never
+    a guess from other columns).
     """
     styles, orders = shown.styles, shown.orders
     result = Typed(raw, [], source=raw, raw_cols=dict(columns))
-    result.folder = folder or Settings()
     selects: dict[str, ir.Value] = {}
     for name, rc in columns.items():
         col = spec.column(name) if name in spec.names else Column(name, "str", nullable=True)
@@ -346,13 +331,11 @@ def _formats(dayfirst: bool | None) -> list[str]:
 def _choose_number_style(
     col: Column, counts: dict[str, int], settings: Settings, label: str, result: Typed
 ) -> str:
-    """The column's decimal separator: as set, else as its values show; values in the other
-    spelling then fail to read (named with their rows); values that read both ways only (every
-    value like '1,234') are an error asking for the setting."""
+    """The column's decimal separator as its values show (values in the other spelling then
+    fail to read, named with their rows); when every value reads both ways (like '1,234'), the
+    setting, else an error asking for it."""
     point, comma, both = counts.get("p", 0), counts.get("c", 0), counts.get("b", 0)
-    if settings.decimal in (".", ","):
-        chosen, how = settings.decimal, "as set"
-    elif point and comma:
+    if point and comma:
         chosen = "." if point >= comma else ","
         how = None
         other = "decimal comma" if chosen == "." else "decimal point"
@@ -364,8 +347,8 @@ def _choose_number_style(
         chosen, how = ",", "decided by the values"
     elif point or not both:
         chosen, how = ".", ("decided by the values" if point and both else None)
-    elif result.folder.decimal:
-        chosen, how = result.folder.decimal, "as the other columns of this folder show"
+    elif settings.decimal in (".", ","):
+        chosen, how = settings.decimal, "as set"
     else:
         chosen, how = ".", None
         result.ask[col.name] = (
@@ -382,9 +365,9 @@ def _choose_number_style(
 def _choose_date_order(
     col: Column, counts: dict[str, int], settings: Settings, label: str, result: Typed
 ) -> bool | None:
+    """The column's date order as its values show (a day over 12 decides); when no value
+    decides, the setting, else an error asking for it."""
     day, month, either = counts.get("d", 0), counts.get("m", 0), counts.get("a", 0)
-    if settings.dayfirst is not None:
-        return settings.dayfirst
     if day and month:
         result.ask[col.name] = (
             "one date order for the column: some values are day-first (31/01), others "
@@ -397,10 +380,10 @@ def _choose_date_order(
     if month:
         result.notes.append(f"{col.name}: month-first dates (decided by the values)")
         return False
-    if either and result.folder.dayfirst is not None:
-        order = "day-first" if result.folder.dayfirst else "month-first"
-        result.notes.append(f"{col.name}: {order} dates (as the other columns of this folder show)")
-        return result.folder.dayfirst
+    if either and settings.dayfirst is not None:
+        order = "day-first" if settings.dayfirst else "month-first"
+        result.notes.append(f"{col.name}: {order} dates (as set)")
+        return settings.dayfirst
     if either:
         result.ask[col.name] = (
             "a date order the values decide: every value like 03/04/2025 reads both ways "

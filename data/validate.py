@@ -352,18 +352,13 @@ def load_domain(
         rest = f"* EXCLUDE ({raw.row})" if raw.row != "rowid" else "*"
         rt = be.sql(f'SELECT {raw.row} AS "_row", {rest} FROM {raw.name}')
         read[spec.name] = (raw, rt, _checks.spellings(be, rt, spec, raw.columns, raw.typed))
-    # A column whose values do not decide its spelling takes what the folder's other columns
-    # agree on (one export, one tool): e.g. merchants' onboarding dates all <= 12.
-    folder_shows = _settings_shown([sp for _, _, sp in read.values()])
     for spec in specs:
         if spec.name not in read:
             continue
         raw, rt, shown = read[spec.name]
         label = labels[spec.name]
         say(f"checking {label} ({raw.rows:,} rows)")
-        judged = _checks.typed_table(
-            be, rt, spec, raw.columns, raw.typed, settings, label, shown, folder_shows
-        )
+        judged = _checks.typed_table(be, rt, spec, raw.columns, raw.typed, settings, label, shown)
         # Every cell typed and flagged once, into a table the checks then scan as plain columns
         # (the parse expressions are most of the cost; evaluating them in each check was 3x).
         judged_name = f"judged_{spec.name}"
@@ -384,17 +379,6 @@ def load_domain(
     if data.report.ok:
         data.typed = typed
     return data
-
-
-def _settings_shown(shown: list[_checks.Spellings]) -> Settings:
-    """The decimal separator and date order all deciding columns of a folder agree on."""
-    decided = [s.decided() for s in shown]
-    decimals = {d.decimal for d in decided if d.decimal}
-    days = {d.dayfirst for d in decided if d.dayfirst is not None}
-    return Settings(
-        decimal=decimals.pop() if len(decimals) == 1 else None,
-        dayfirst=days.pop() if len(days) == 1 else None,
-    )
 
 
 def load_all(root: str | os.PathLike[str], domains: Iterable[str]) -> dict[str, DomainData]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data.checks import Settings
 from data.engine import open_source
 from data.validate import load_domain
 from models import make_model
@@ -15,10 +16,13 @@ from models import make_model
 HERE = Path(__file__).parent / "data" / "real-world"
 CASES = sorted(p.name for p in HERE.iterdir() if p.is_dir() and p.name != "clean")
 DOMAINS = ("payments", "reconciliation")
+#: What a user sets when the error asks (merchants' onboarding dates are all like 01/02/2025:
+#: no value says which is the day, so the column is an error until the date order is given).
+SETTINGS = {"european": Settings(dayfirst=True), "us_formatted": Settings(dayfirst=False)}
 
 
 def _numbers(root: Path, domain: str) -> tuple[dict, list[pd.DataFrame]]:
-    source = open_source(root)
+    source = open_source(root, settings=SETTINGS.get(root.name))
     assert source.has(domain), source.status[domain].report.text()
     model = make_model(domain, source)
     return model.kpis, [t for _, t in sorted(model.output_tables().items())]
@@ -57,7 +61,7 @@ def test_every_form_gives_the_numbers_of_the_clean_files(case: str, domain: str)
     ],
 )
 def test_the_report_says_how_each_file_was_read(case: str, form: str, note: str | None) -> None:
-    data = load_domain(HERE / case, "payments")
+    data = load_domain(HERE / case, "payments", settings=SETTINGS.get(case))
     assert data.ok, data.report.text()
     assert data.forms["transactions"] == form
     if note:
@@ -106,3 +110,9 @@ def test_a_mapping_file_given_on_the_command_line(
     assert cli.main(args) == 2
     assert "a column named 'amount'" in capsys.readouterr().out
     assert cli.main([*args, "--mapping", str(mapping)]) == 0
+
+
+@pytest.mark.parametrize("case", sorted(SETTINGS))
+def test_dates_no_value_decides_are_an_error_until_the_order_is_given(case: str) -> None:
+    text = load_domain(HERE / case, "payments", settings=Settings()).report.text()
+    assert "column 'onboard_date'" in text and "--dayfirst or --monthfirst" in text
