@@ -29,8 +29,9 @@ MAX_ROWS_LISTED = 5
 #: A currency symbol or a three-letter code before or after an amount.
 _CURRENCY = r"^(?:[$€£¥]|[A-Za-z]{3})\s*|\s*(?:[$€£¥]|[A-Za-z]{3})$"
 #: Valid spellings under a decimal point / a decimal comma (sign already removed).
-_POINT = r"^(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.\d*|\.\d+|\d+)$"
-_COMMA = r"^(?:\d{1,3}(?:\.\d{3})+(?:,\d*)?|\d+,\d*|,\d+|\d+)$"
+#: (A thousands group never follows a leading 0: "0.093" is a decimal, "0,093" too.)
+_POINT = r"^(?:[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?|\d+\.\d*|\.\d+|\d+)$"
+_COMMA = r"^(?:[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?|\d+,\d*|,\d+|\d+)$"
 _SEPARATED = r"[.,]"
 #: Dates that are not ISO: d/m/y or m/d/y with / . or -, optional time.
 _DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?:[ T].*)?$"
