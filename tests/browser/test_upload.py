@@ -67,7 +67,7 @@ def test_an_upload_over_20_mb_is_checked_and_used(server: str, tmp_path: Path) -
             page.screenshot(path=str(ARTIFACTS / "failed-upload.png"), full_page=True)
             raise
         page.get_by_role("button", name="Use this data for payments").click()
-        page.get_by_text("Now using new data for payments").wait_for(timeout=30_000)
+        page.get_by_text("Now using new data for payments").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "upload-25mb.png"), full_page=True)
     assert seen.dialogs == []
     assert not [e for e in seen.errors if "filepond" not in e.lower()], seen.errors
