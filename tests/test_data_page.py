@@ -172,21 +172,32 @@ def test_the_dropper_drops_an_upload_larger_than_the_limit(monkeypatch: pytest.M
     assert dropper.value == {"t.csv": "small"}
 
 
-def test_uploads_are_deleted_when_replaced_or_when_the_session_ends(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _upload_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A session's Data page on the tiny payments data, uploads kept under ``tmp_path``."""
     from views import data_page
 
     monkeypatch.setattr(data_page, "upload_base", lambda: tmp_path / "uploads")
     app, page = _page(tmp_path)
     page.domain.value = "payments"
+    return app, page
+
+
+def _check(page: DataView, files: dict[str, str]) -> None:
+    """Upload ``files`` and wait for the check to end, as the page's button does."""
+    page.files.value = dict(files)
+    page.check_upload()
+    page._job.wait(60)
+    page._finish(page._job)
+
+
+def test_uploads_are_deleted_when_replaced_or_when_the_session_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, page = _upload_page(tmp_path, monkeypatch)
     seen: list[Path] = []
     for smaller in (1, 2):
         rows = "\n".join(TRANSACTIONS.strip().splitlines()[: smaller + 1])
-        page.files.value = {"merchants.csv": MERCHANTS, "transactions.csv": rows}
-        page.check_upload()
-        page._job.wait(60)
-        page._finish(page._job)
+        _check(page, {"merchants.csv": MERCHANTS, "transactions.csv": rows})
         seen.append(page.candidate.root)
     first, second = seen
     assert not first.exists()  # the first check was replaced by the second before being used
@@ -220,19 +231,12 @@ def test_upload_folders_of_ended_processes_are_removed(tmp_path: Path) -> None:
 def test_the_page_asks_how_to_read_what_the_values_do_not_decide(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from views import data_page
-
-    monkeypatch.setattr(data_page, "upload_base", lambda: tmp_path / "uploads")
-    _app, page = _page(tmp_path)
-    page.domain.value = "payments"
+    _app, page = _upload_page(tmp_path, monkeypatch)
     bad = Path(__file__).parent / "data" / "bad" / "ambiguous_dates" / "payments"
     files = {p.name: p.read_text() for p in bad.iterdir()}
     for order, usable in (("auto", False), ("dayfirst", True)):
         page.date_order.value = order
-        page.files.value = dict(files)
-        page.check_upload()
-        page._job.wait(60)
-        page._finish(page._job)
+        _check(page, files)
         assert page.use_button.visible is usable
     # day first: 11/01/2025 is 11 January
     assert "payments: ready, 10 rows" in page.report.objects[0].object
