@@ -126,7 +126,10 @@ class Typed:
 
 
 def _text(col: ir.Value) -> ir.StringValue:
-    return col.cast("string").strip().nullif("")
+    """The cell's text without surrounding white space; empty is missing. Trimmed only where
+    there is white space to trim: trimming every value was most of typing a text column."""
+    s = col.cast("string")
+    return ibis.ifelse(s.re_search(r"^\s|\s$"), s.strip(), s).nullif("")
 
 
 def _number_style(be: Any, raw: ir.Table, cols: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -311,8 +314,8 @@ def _typed_column(
         cases = [(t.lower() == a.lower(), ibis.literal(a)) for a in col.allowed]
         mapped = ibis.cases(*cases, else_=ibis.null("string"))
         return mapped, (~blank & mapped.isnull()), "one of " + ", ".join(col.allowed)
-    return (
-        ibis.ifelse(too_long, ibis.null("string"), t),
+    return (  # a value too long is an error, so the table holding it is never stored
+        t,
         too_long.fill_null(False),
         f"text of at most {MAX_TEXT_CHARS:,} characters",
     )

@@ -6,12 +6,34 @@ Each builder takes the ingest-time Ibis backend and returns ``{mart_name: expres
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend
 
 from data.engine import MART_BUILDERS
+
+
+@functools.cache
+def _min_by(dtype: dt.DataType, key: dt.DataType) -> Callable[..., ir.Scalar]:
+    return ibis.udf.agg.builtin(
+        lambda arg, key: None, name="min_by", signature=((dtype, key), dtype)
+    )
+
+
+def first_by(value: ir.Column, key: ir.Column) -> ir.Scalar:
+    """``value`` on the row with the least ``key`` (ties: any of them, as Ibis's ``argmin``).
+
+    ``min_by`` (DuckDB, Spark) rather than Ibis's ``argmin``, which DuckDB runs as an ordered
+    ``FIRST(value ORDER BY key)``: buffering and sorting each group made the payments intents
+    about three times slower (10M attempts: 3.6 s against about 10 s).
+    """
+    return _min_by(value.type(), key.type())(value, key)
+
 
 PAY_KEYS = ("merchant_id", "day", "channel", "payment_method")
 MERCHANT_ATTRS = ("segment", "industry", "region", "account_manager")
@@ -62,38 +84,44 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
             t.mutate(intent=key)
             .group_by("intent")
             .agg(
-                merchant_id=t.merchant_id.argmin(t.ts),
-                day=t.day.argmin(t.ts),
-                channel=t.channel.argmin(t.ts),
-                payment_method=t.payment_method.argmin(t.ts),
+                merchant_id=first_by(t.merchant_id, t.ts),
+                day=t.ts.min().date(),  # the first attempt's day
+                channel=first_by(t.channel, t.ts),
+                payment_method=first_by(t.payment_method, t.ts),
                 any_ok=t.ok.any(),
             )
         )
-        intents = (
-            i.group_by(list(PAY_KEYS))
-            .agg(intents=i.count(), intents_approved=i.any_ok.cast("int64").sum())
-            .mutate(
-                attempts=zero,
-                approved=zero,
-                amount_attempted_cents=zero,
-                gpv_cents=zero,
-                fee_cents=zero,
-            )
+        intents = i.group_by(list(PAY_KEYS)).agg(n=i.count(), n_ok=i.any_ok.cast("int64").sum())
+        # An intent's first attempt is an attempt, so its keys are among ``base``'s: a left join
+        # (NULL-safe: payment_method may be empty) adds the counts (a union regrouped was 2x).
+        same = [base[k].identical_to(intents[k]) for k in PAY_KEYS]
+        j = base.left_join(intents, same)
+        base = j.select(
+            *(base[k] for k in PAY_KEYS),
+            *(base[m] for m in PAY_MEASURES[:-2]),
+            intents=j.n.fill_null(0),
+            intents_approved=j.n_ok.fill_null(0),
         )
-        u = base.union(intents.select(base.columns))
-        base = u.group_by(list(PAY_KEYS)).agg(**{m: u[m].sum() for m in PAY_MEASURES})
     m = be.table("merchants").select("merchant_id", *MERCHANT_ATTRS)
-    daily = base.join(m, "merchant_id").order_by("day")
     d = t.filter(~t.ok)
     declines = d.group_by([*PAY_KEYS, "decline_reason"]).agg(count=d.count())
     declines = declines.join(m, "merchant_id").order_by("day")
-    month = (daily.day.year() * 12 + daily.day.month() - 1).name("month")
-    monthly = daily.group_by(["merchant_id", month, "channel", "payment_method", *MERCHANT_ATTRS])
-    monthly = monthly.agg(approved=daily.approved.sum(), gpv_cents=daily.gpv_cents.sum())
-    per_day = daily.group_by(["merchant_id", "day", *MERCHANT_ATTRS])
-    per_day = per_day.agg(**{k: daily[k].sum() for k in PAY_MEASURES}).order_by("day")
+
+    def monthly() -> ibis.Table:
+        daily = be.table("pay_daily")
+        month = (daily.day.year() * 12 + daily.day.month() - 1).name("month")
+        by = ["merchant_id", month, "channel", "payment_method", *MERCHANT_ATTRS]
+        return daily.group_by(by).agg(
+            approved=daily.approved.sum(), gpv_cents=daily.gpv_cents.sum()
+        )
+
+    def per_day() -> ibis.Table:
+        daily = be.table("pay_daily")
+        per_day = daily.group_by(["merchant_id", "day", *MERCHANT_ATTRS])
+        return per_day.agg(**{k: daily[k].sum() for k in PAY_MEASURES}).order_by("day")
+
     return {
-        "pay_daily": daily,
+        "pay_daily": base.join(m, "merchant_id").order_by("day"),
         "pay_merchant_daily": per_day,
         "pay_declines": declines,
         "pay_monthly": monthly,

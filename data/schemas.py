@@ -47,6 +47,8 @@ class Table:
     doc: str = ""
     # Low-cardinality text columns stored as dictionary/ENUM at ingest.
     categorical: tuple[str, ...] = field(default=())
+    # The column a fact table is stored sorted by (then ``_row``), so date filters skip row groups.
+    order_by: str | None = None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -96,6 +98,7 @@ TABLES: tuple[Table, ...] = (
         key=("post_id",),
         categorical=("platform", "brand", "campaign"),
         doc="One row per sponsored post.",
+        order_by="date",
     ),
     Table(
         "influencer",
@@ -117,6 +120,7 @@ TABLES: tuple[Table, ...] = (
         key=("order_id",),
         categorical=("source", "campaign", "product", "brand", "attribution_type"),
         doc="One row per sale record; influencer_id is empty for organic sales.",
+        order_by="date",
     ),
     Table(
         "influencer",
@@ -144,6 +148,7 @@ TABLES: tuple[Table, ...] = (
         ),
         required=False,
         doc="Exposures of users to posts, for multi-touch attribution.",
+        order_by="timestamp",
     ),
     # ---------------------------------------------------------------- payments
     Table(
@@ -182,6 +187,7 @@ TABLES: tuple[Table, ...] = (
         key=("txn_id",),
         categorical=("currency", "channel", "status", "decline_reason", "payment_method"),
         doc="One row per payment attempt.",
+        order_by="ts",
     ),
     Table(
         "payments",
@@ -208,6 +214,7 @@ TABLES: tuple[Table, ...] = (
         key=("date", "campaign"),
         categorical=("campaign", "channel"),
         doc="Ad spend per day and campaign; a campaign belongs to one channel.",
+        order_by="date",
     ),
     Table(
         "reconciliation",
@@ -220,6 +227,7 @@ TABLES: tuple[Table, ...] = (
         ),
         categorical=("event_type", "campaign"),
         doc="Funnel events per user.",
+        order_by="timestamp",
     ),
     Table(
         "reconciliation",
@@ -232,6 +240,7 @@ TABLES: tuple[Table, ...] = (
         ),
         categorical=("campaign",),
         doc="Revenue marketing claims, one row per claim (duplicates are findings).",
+        order_by="date",
     ),
     Table(
         "reconciliation",
@@ -251,6 +260,7 @@ TABLES: tuple[Table, ...] = (
         key=("order_id",),
         categorical=("status",),
         doc="Revenue finance booked, one row per order.",
+        order_by="date",
     ),
     Table(
         "reconciliation",

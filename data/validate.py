@@ -122,6 +122,8 @@ class DomainData:
     forms: dict[str, str] = field(default_factory=dict)  # table -> how its file was read
     notes: list[str] = field(default_factory=list)  # spellings decided per column
     typed: dict[str, Any] = field(default_factory=dict)  # table -> Ibis expression
+    # table -> the engine table holding its typed columns (and the checks' flags), sorted
+    stored: dict[str, str] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     con: Any = None
 
@@ -361,9 +363,16 @@ def load_domain(
         judged = _checks.typed_table(be, rt, spec, raw.columns, raw.typed, settings, label, shown)
         # Every cell typed and flagged once, into a table the checks then scan as plain columns
         # (the parse expressions are most of the cost; evaluating them in each check was 3x).
+        # Stored in the order the database keeps (sort key, then file order), so that when the
+        # data is valid this very table becomes the domain's table (`data.engine.ingest_tables`).
         judged_name = f"judged_{spec.name}"
+        order = [spec.order_by] if spec.order_by in judged.columns else []
         with intake.watch(con, progress, f"typing {label}"):
-            con.execute(f'CREATE OR REPLACE TABLE "{judged_name}" AS {be.compile(judged.table)}')
+            con.execute(
+                f'CREATE OR REPLACE TABLE "{judged_name}" AS '
+                f"{be.compile(judged.table.order_by([*order, '_row']))}"
+            )
+        data.stored[spec.name] = judged_name
         judged.table = be.table(judged_name)
         data.notes += [f"{label}: {n}" for n in judged.notes]
         found_checks = _checks.table_checks(be, spec, judged, raw.rows, list(raw.columns))
