@@ -319,7 +319,7 @@ def ingest_tables(
         )
         for name in have.keys() - keep:
             con.execute(f'ALTER TABLE {table} DROP COLUMN "{name}"')
-        with watch(con, progress, f"storing {spec.name}"):
+        with watch(con, progress, f"storing {spec.name}", data.rows.get(spec.name)):
             for name in expr.columns:
                 kind = spec.column(name).kind if name in spec.names else "str"
                 want = {"money": "BIGINT", "int": "BIGINT", "date": "DATE"}.get(kind)

@@ -367,7 +367,7 @@ def load_domain(
         # data is valid this very table becomes the domain's table (`data.engine.ingest_tables`).
         judged_name = f"judged_{spec.name}"
         order = [spec.order_by] if spec.order_by in judged.columns else []
-        with intake.watch(con, progress, f"typing {label}"):
+        with intake.watch(con, progress, f"typing {label}", raw.rows):
             con.execute(
                 f'CREATE OR REPLACE TABLE "{judged_name}" AS '
                 f"{be.compile(judged.table.order_by([*order, '_row']))}"

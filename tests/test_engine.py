@@ -83,3 +83,39 @@ def test_invalid_domain_does_not_block_others(tmp_path: Path) -> None:
     assert source.has("payments")
     assert not source.has("reconciliation") and source.status["reconciliation"].problems
     assert not source.status["influencer"].present
+
+
+def test_progress_reports_stages_in_order_with_rate(tmp_path: Path) -> None:
+    from data.intake import watch
+
+    seen: list[str] = []
+    tables = {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    root = write_tables(tmp_path / "d", "payments", tables)
+    open_source(root, cache_dir=tmp_path / "c", progress=seen.append)
+    stages = [m.split(":")[0] for m in seen]
+    order = [
+        "validating payments",
+        "reading payments file 2 of 3",
+        "checking payments/transactions.csv (7 rows)",
+        "checking rules across the payments tables",
+        "ingesting payments",
+        "building payments marts",
+    ]
+    assert all(s in stages for s in order), stages
+    assert [stages.index(s) for s in order] == sorted(stages.index(s) for s in order)
+
+    class HalfDone:  # a query at 50% after about 0.5 s: 1,000 of 2,000 rows, about 2,000 rows/s
+        def execute(self, sql: str) -> None:
+            pass
+
+        def query_progress(self) -> float:
+            return 50.0
+
+    said: list[str] = []
+    with watch(HalfDone(), said.append, "typing x", rows=2_000_000):  # type: ignore[arg-type]
+        import time
+
+        time.sleep(0.7)
+    assert said and said[0].startswith("typing x: 50% (about 1 s left, ")
+    rate = float(said[0].split(", ")[1].split("M rows/s")[0])
+    assert 1.0 < rate < 2.2  # 1M rows done in 0.5-0.7 s
