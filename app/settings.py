@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from data.paths import HOME_ENV, user_dir
+
+__all__ = ["HOME_ENV"]  # overrides every per-user folder (see data.paths)
 
 DATA_ENV = "TIEOUT_DATA"
 #: "desktop" (one user on their own machine: may open any folder) or "server" (the default:
 #: users see the data folder the host chose and may upload files, never browse the disk).
 MODE_ENV = "TIEOUT_MODE"
-HOME_ENV = "TIEOUT_HOME"  # overrides every per-user folder (tests, portable installs)
-APP = "tieout"
 
 
 def data_root() -> Path:
@@ -27,27 +27,16 @@ def mode() -> str:
     return "desktop" if os.environ.get(MODE_ENV) == "desktop" else "server"
 
 
-def _user_dir(kind: str) -> Path:
-    if home := os.environ.get(HOME_ENV):
-        return Path(home) / kind
-    fn = {
-        "config": platformdirs.user_config_dir,
-        "data": platformdirs.user_data_dir,
-        "log": platformdirs.user_log_dir,
-    }[kind]
-    return Path(fn(APP, appauthor=False))
-
-
 def config_dir() -> Path:
-    return _user_dir("config")
+    return user_dir("config")
 
 
 def user_data_dir() -> Path:
-    return _user_dir("data")
+    return user_dir("data")
 
 
 def log_dir() -> Path:
-    return _user_dir("log")
+    return user_dir("log")
 
 
 def demo_dir() -> Path:

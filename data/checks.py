@@ -55,10 +55,14 @@ class Settings:
     decimal: str | None = None  # "." or ","
     dayfirst: bool | None = None
     mapping: str | None = None  # a tieout.toml given outside the data folder
+    #: Headers chosen on the Data page: ``{"domain.table": {"Header in file": "column"}}``
+    #: (the user's saved choices, `data.paths.user_mapping_file`, unless given).
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def key(self) -> str:
         """What the cache key must cover: the choices and the mapping file's bytes."""
         import hashlib
+        import json
 
         digest = ""
         if self.mapping:
@@ -67,17 +71,27 @@ class Settings:
                     digest = hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
             except OSError:
                 digest = "unreadable"
-        return f"decimal={self.decimal};dayfirst={self.dayfirst};mapping={digest}"
+        chosen = json.dumps(self.headers, sort_keys=True) if self.headers else ""
+        return f"decimal={self.decimal};dayfirst={self.dayfirst};mapping={digest}{chosen}"
 
     @classmethod
     def from_env(cls) -> Settings:
         import os
 
+        from data.intake import read_mapping
+        from data.paths import user_mapping_file
+
         order = os.environ.get("TIEOUT_DATE_ORDER", "").lower()
+        saved = user_mapping_file()
+        try:
+            headers = read_mapping(saved) if saved.is_file() else {}
+        except (OSError, ValueError):  # a damaged saved choice is not the data's problem
+            headers = {}
         return cls(
             decimal=os.environ.get("TIEOUT_DECIMAL") or None,
             dayfirst={"dayfirst": True, "monthfirst": False}.get(order),
             mapping=os.environ.get("TIEOUT_MAPPING") or None,
+            headers=headers,
         )
 
     def to_env(self) -> dict[str, str]:

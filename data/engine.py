@@ -35,6 +35,7 @@ from ibis.backends.duckdb import Backend as _DuckDBBackend
 
 from data import schemas
 from data.intake import watch
+from data.paths import user_dir
 from data.validate import (
     DomainData,
     Problem,
@@ -165,11 +166,10 @@ def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def default_cache_dir() -> Path:
-    """``$TIEOUT_CACHE_DIR``, else the per-user cache folder."""
+    """``$TIEOUT_CACHE_DIR``, else the per-user cache folder (`data.paths`)."""
     if env := os.environ.get("TIEOUT_CACHE_DIR"):
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
-    return Path(base) / "tieout"
+    return user_dir("cache")
 
 
 def file_digest(path: Path) -> str:
@@ -369,6 +369,8 @@ class DomainStatus:
     problems: list[dict[str, Any]] = field(default_factory=list)
     forms: dict[str, str] = field(default_factory=dict)  # table -> how its file was read
     notes: list[str] = field(default_factory=list)  # number and date spellings decided
+    missing: dict[str, list[str]] = field(default_factory=dict)  # table -> required columns
+    unmatched: dict[str, list[str]] = field(default_factory=dict)  # table -> unused headers
 
     @property
     def report(self) -> Report:
@@ -442,6 +444,8 @@ def build_database(
                 problems=[p.as_dict() for p in data.report.problems],
                 forms=data.forms,
                 notes=data.notes,
+                missing=data.missing,
+                unmatched=data.unmatched,
             )
             if data.ok:
                 t1 = time.perf_counter()

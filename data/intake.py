@@ -146,6 +146,36 @@ def read_mapping(path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+def mapping_toml(chosen: dict[str, dict[str, str]]) -> str:
+    """``{"domain.table": {header: column}}`` as a `tieout.toml` (the form `read_mapping` reads)."""
+    import tomli_w
+
+    nested: dict[str, dict[str, dict[str, str]]] = {}
+    for key, pairs in sorted(chosen.items()):
+        domain, _, table = key.partition(".")
+        nested.setdefault(domain, {})[table] = dict(sorted(pairs.items()))
+    return tomli_w.dumps(nested)
+
+
+def save_user_mapping(chosen: dict[str, dict[str, str]]) -> Path:
+    """Merge ``chosen`` into the user's saved header choices (`data.paths.user_mapping_file`,
+    written atomically; never a data folder) and return the file."""
+    from data.paths import user_mapping_file
+
+    path = user_mapping_file()
+    try:
+        merged = read_mapping(path) if path.is_file() else {}
+    except (OSError, ValueError):  # a damaged file is replaced by the new choices
+        merged = {}
+    for key, pairs in chosen.items():
+        merged.setdefault(key, {}).update(pairs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(mapping_toml(merged), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def match_headers(
     headers: list[str], spec: Table, mapping: dict[str, str]
 ) -> tuple[dict[str, int], list[str]]:

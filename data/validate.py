@@ -124,6 +124,8 @@ class DomainData:
     typed: dict[str, Any] = field(default_factory=dict)  # table -> Ibis expression
     # table -> the engine table holding its typed columns (and the checks' flags), sorted
     stored: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)  # table -> required columns
+    unmatched: dict[str, list[str]] = field(default_factory=dict)  # table -> unused headers
     rows: dict[str, int] = field(default_factory=dict)
     con: Any = None
 
@@ -211,13 +213,24 @@ def _gzip_too_big(path: Path) -> bool:
     return False
 
 
-def read_mappings(root: Path, mapping_file: Path | None = None) -> dict[str, dict[str, str]]:
-    """Header mappings: ``tieout.toml`` in the data folder, then ``mapping_file`` over it."""
+def read_mappings(
+    root: Path,
+    mapping_file: Path | None = None,
+    chosen: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, str]]:
+    """Header mappings: ``tieout.toml`` in the data folder, the headers chosen on the Data page
+    over it, then ``mapping_file`` (``--mapping``) over both."""
     out: dict[str, dict[str, str]] = {}
-    for path in (root / intake.MAPPING_FILE, mapping_file):
-        if path is not None and Path(path).is_file():
-            for table, pairs in intake.read_mapping(Path(path)).items():
-                out.setdefault(table, {}).update(pairs)
+    layers = [root / intake.MAPPING_FILE, chosen or {}, mapping_file]
+    for layer in layers:
+        if isinstance(layer, dict):
+            pairs_by_table = layer
+        elif layer is not None and Path(layer).is_file():
+            pairs_by_table = intake.read_mapping(Path(layer))
+        else:
+            continue
+        for table, pairs in pairs_by_table.items():
+            out.setdefault(table, {}).update(pairs)
     return out
 
 
@@ -254,7 +267,7 @@ def load_domain(
     be = ibis.duckdb.from_connection(con)
     try:
         given = mapping_file or (Path(settings.mapping) if settings.mapping else None)
-        mappings = read_mappings(root, given)
+        mappings = read_mappings(root, given, settings.headers)
     except (OSError, ValueError) as exc:
         mappings = {}
         data.report.problems.append(
@@ -341,6 +354,9 @@ def load_domain(
                 Problem(label, None, "at least one data row (table is empty)")
             )
         missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+        if missing:  # what the Data page offers to choose from
+            data.missing[spec.name] = missing
+            data.unmatched[spec.name] = list(raw.unmatched)
         for name in missing:
             found_names = ", ".join(raw.headers[:20])
             data.report.problems.append(

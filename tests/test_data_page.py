@@ -240,3 +240,69 @@ def test_the_page_asks_how_to_read_what_the_values_do_not_decide(
         assert page.use_button.visible is usable
     # day first: 11/01/2025 is 11 January
     assert "payments: ready, 10 rows" in page.report.objects[0].object
+
+
+RENAMED = TRANSACTIONS.replace(",ts,", ",Created At,", 1).replace(",amount,", ",Amount (USD),", 1)
+WANTED = {"payments": {"transactions": {"Amount (USD)": "amount", "Created At": "ts"}}}
+
+
+def _pick_headers(page: DataView) -> None:
+    selects = [w for w in page.columns_card.objects[1].objects]
+    by_column = {s.label.split("'")[1]: s for s in selects}
+    assert set(by_column) == {"amount", "ts"}
+    for s in selects:  # the file's headers that matched no column, and "none"
+        assert set(s.options.values()) == {"", "Amount (USD)", "Created At"}
+    by_column["amount"].value, by_column["ts"].value = "Amount (USD)", "Created At"
+
+
+def test_missing_columns_offer_the_files_headers_and_check_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    monkeypatch.setenv("TIEOUT_HOME", str(tmp_path / "home"))
+    app, page = _upload_page(tmp_path, monkeypatch)
+    before = app.model("payments").kpis
+    _check(page, {"merchants.csv": MERCHANTS, "transactions.csv": RENAMED})
+    assert not page.use_button.visible
+    _pick_headers(page)
+    download = page.columns_card.objects[2].objects[1]
+    assert tomllib.loads(download.callback().read().decode()) == WANTED
+    page.columns_card.objects[2].objects[0].clicks += 1  # "Use these headers and check again"
+    page._job.wait(60)
+    page._finish(page._job)
+    assert page.use_button.visible, page.report.objects[0].object
+    root = page.candidate.root
+    page.use_candidate()
+    assert app.model("payments").kpis == before  # the same numbers as the clean files
+    # a server keeps the choice for the session: nothing written to the data or the config
+    assert not list(root.rglob("*.toml")) and not (tmp_path / "home").exists()
+
+
+def test_on_the_desktop_header_choices_are_saved_for_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data.checks import Settings
+
+    monkeypatch.setenv("TIEOUT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TIEOUT_MODE", "desktop")
+    folder = write_tables(
+        tmp_path / "mine", "payments", {"merchants": MERCHANTS, "transactions": RENAMED}
+    )
+    _app, page = _page(tmp_path)
+    page.check_folder(str(folder))
+    page._job.wait(60)
+    page._finish(page._job)
+    _pick_headers(page)
+    page.apply_columns(page._picks)
+    page._job.wait(60)
+    page._finish(page._job)
+    assert page.use_button.visible
+    assert Settings.from_env().headers == {
+        "payments.transactions": WANTED["payments"]["transactions"]
+    }
+    assert (tmp_path / "home" / "config" / "mapping.toml").is_file()
+    assert sorted(p.name for p in (folder / "payments").iterdir()) == [
+        "merchants.csv",
+        "transactions.csv",
+    ]

@@ -8,6 +8,7 @@ replaced until the user confirms; a domain whose new files fail validation keeps
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ from app.loader import Job, load_folder
 from app.settings import demo_dir, mode, save_prefs
 from data import schemas
 from data.engine import default_cache_dir, forget_source, read_runs
+from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
 from data.validate import SUFFIXES
 from views.common import esc, table
 
@@ -255,6 +257,10 @@ class DataView(pn.viewable.Viewer):
         self.report = pn.Column(sizing_mode="stretch_width")
         self.use_button = pn.widgets.Button(label="Use this data", color="primary", visible=False)
         self.use_button.on_click(lambda _e: self.use_candidate())
+        self.chosen: dict[str, dict[str, str]] = {}  # headers chosen in this session
+        self.columns_card = pn.Column(sizing_mode="stretch_width")
+        self._recheck: Any = None  # how to check again the data the card is about
+        self._picks: list[tuple[str, str, Any]] = []  # (domain.table, column, header choice)
         self._layout = pn.Column(
             pn.pane.Markdown("## Data"),
             pn.pane.HTML(
@@ -273,6 +279,7 @@ class DataView(pn.viewable.Viewer):
             self.progress_text,
             self.progress,
             self.report,
+            self.columns_card,
             self.use_button,
             pn.pane.Markdown(
                 "### Run log\nEvery ingest: when, which folder, how many files and rows, "
@@ -282,6 +289,12 @@ class DataView(pn.viewable.Viewer):
             table(runs_frame(runs)),
             sizing_mode="stretch_width",
         )
+        if mode() == "desktop":  # the data in use lacks columns: offer its headers
+            by_root: dict[str, tuple[Any, list[str]]] = {}
+            for domain, source in sources.items():
+                by_root.setdefault(str(source.root), (source, []))[1].append(domain)
+            for source, domains in by_root.values():
+                self.offer_columns(source, domains, source.root)
 
     def _cache_dir(self) -> Path:
         meta = next(iter(self.app.sources.values())).meta if self.app.sources else {}
@@ -309,10 +322,14 @@ class DataView(pn.viewable.Viewer):
 
         base = Settings.from_env()
         order = {"dayfirst": True, "monthfirst": False}.get(self.date_order.value)
+        headers = {k: dict(v) for k, v in base.headers.items()}
+        for key, pairs in self.chosen.items():
+            headers.setdefault(key, {}).update(pairs)
         return Settings(
             decimal=self.decimal.value if self.decimal.value != "auto" else base.decimal,
             dayfirst=order if order is not None else base.dayfirst,
             mapping=base.mapping,
+            headers=headers,
         )
 
     def _loader_widgets(self) -> pn.viewable.Viewable:
@@ -366,6 +383,7 @@ class DataView(pn.viewable.Viewer):
             self._say_error(f"{folder!r} is not a folder")
             return
         job = Job("load", load_folder, path.resolve(), make_demo, 0, self._settings())
+        self._recheck = lambda: self.check_folder(str(path))
         self._start(job, None)
 
     def check_upload(self) -> None:
@@ -380,7 +398,11 @@ class DataView(pn.viewable.Viewer):
             self._say_error(str(exc))
             return
         self.app.uploads.append(root)
-        self._start(Job("load", load_folder, root, False, 0, self._settings()), [self.domain.value])
+        domain = self.domain.value
+        self._recheck = lambda: self._start(
+            Job("load", load_folder, root, False, 0, self._settings()), [domain], keep=root
+        )
+        self._start(Job("load", load_folder, root, False, 0, self._settings()), [domain])
 
     def _drop_candidate(self) -> None:
         """Forget a checked upload that was never used (a newer one replaces it)."""
@@ -388,9 +410,12 @@ class DataView(pn.viewable.Viewer):
         if source is not None:
             self.app.release_upload(source.root)
 
-    def _start(self, job: Job, domains: list[str] | None) -> None:
+    def _start(self, job: Job, domains: list[str] | None, keep: Path | None = None) -> None:
         self._job, self._domains = job, domains
+        if self.candidate is not None and self.candidate.root == keep:  # checked again
+            self.candidate = None
         self._drop_candidate()
+        self.columns_card.objects = []
         self.use_button.visible = False
         self.report.objects = []
         self.progress.visible = True
@@ -448,8 +473,81 @@ class DataView(pn.viewable.Viewer):
             table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
         ]
         self.candidate, self._domains = source, ok
+        self.offer_columns(source, wanted)
         self.use_button.label = f"Use this data for {', '.join(ok)}" if ok else "Use this data"
         self.use_button.visible = bool(ok)
+
+    def offer_columns(self, source: Any, domains: list[str], root: Path | None = None) -> None:
+        """For each required column a file lacks, a choice among the file's headers that
+        matched no column; applying them checks the data again with those headers (``root``:
+        the folder to check, when it is not the one just checked)."""
+        if root is not None:
+            self._recheck = lambda: self.check_folder(str(root))
+        picks: list[tuple[str, str, pn.widgets.Select]] = []
+        for domain in domains:
+            st = source.status.get(domain)
+            for name, columns in (st.missing if st else {}).items():
+                headers = (st.unmatched or {}).get(name, [])
+                for column in columns:
+                    options = {"(none of these)": ""} | {h: h for h in headers}
+                    select = pn.widgets.Select(
+                        label=f"Which header of {domain}/{name} holds '{column}'?",
+                        options=options,
+                        disabled=not headers,
+                    )
+                    picks.append((f"{domain}.{name}", column, select))
+        self._picks = picks
+        if not picks:
+            return
+        apply = pn.widgets.Button(label="Use these headers and check again", color="primary")
+        download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._mapping_text(picks).encode("utf-8")),
+            filename=MAPPING_FILE,
+            label=f"Download {MAPPING_FILE}",
+            color="light",
+        )
+        apply.on_click(lambda _e: self.apply_columns(picks))
+        where = (
+            "Your choices are saved for this computer and used for every folder you open."
+            if mode() == "desktop"
+            else "Your choices are used for this browser tab; download them as a file to keep."
+        )
+        self.columns_card.objects = [
+            pn.pane.Markdown(
+                "#### Columns not found\nSome required columns have a different name in your "
+                "files. Pick the header that holds each one. " + where
+            ),
+            pn.FlexBox(*(p[2] for p in picks)),
+            pn.Row(apply, download),
+        ]
+
+    @staticmethod
+    def _picked(picks: list[tuple[str, str, Any]]) -> dict[str, dict[str, str]]:
+        chosen: dict[str, dict[str, str]] = {}
+        for key, column, select in picks:
+            if select.value:
+                chosen.setdefault(key, {})[select.value] = column
+        return chosen
+
+    def _mapping_text(self, picks: list[tuple[str, str, Any]]) -> str:
+        chosen = {k: dict(v) for k, v in self._settings().headers.items()}
+        for key, pairs in self._picked(picks).items():
+            chosen.setdefault(key, {}).update(pairs)
+        return mapping_toml(chosen)
+
+    def apply_columns(self, picks: list[tuple[str, str, Any]]) -> None:
+        """Keep the picked headers (saved on the desktop, this session on a server) and check
+        the same data again."""
+        chosen = self._picked(picks)
+        if not chosen:
+            self._say_error("pick a header for at least one column first")
+            return
+        for key, pairs in chosen.items():
+            self.chosen.setdefault(key, {}).update(pairs)
+        if mode() == "desktop":
+            save_user_mapping(chosen)
+        if self._recheck is not None:
+            self._recheck()
 
     def use_candidate(self) -> None:
         """Switch the checked domains to the new data (the rest keep theirs)."""
