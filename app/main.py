@@ -322,7 +322,7 @@ class TieoutApp:
             if asked["problems"]:
                 _notify_later([html.escape(p) for p in asked["problems"]])
         names = ["start", "end", *model.FILTERS, *model.SETTINGS]
-        model.param.watch(lambda e: self._write_url(page), names)
+        model.param.watch(lambda *_: self._write_url(page), names)
 
     def _write_url(self, page: str) -> None:
         if not pn.state.curdoc or pn.state.location is None or self.nav.value != page:

@@ -81,3 +81,32 @@ def test_app_applies_the_link_to_the_page(root: Path, monkeypatch: pytest.Monkey
     assert template.tieout_nav.value == "reconciliation"
     model = template.tieout_app.model("reconciliation")
     assert model.campaigns == ["CampB"] and model.abs_tol == 0.5
+
+
+@pytest.mark.parametrize(
+    ("page", "query", "expect"),
+    [
+        (
+            "payments",
+            {"segment": ["SMB"], "region": ["EMEA"], "channel": ["online"]},
+            {"segments": ["SMB"], "regions": ["EMEA"], "channels": ["online"]},
+        ),
+        (
+            "reconciliation",
+            {"campaign": ["CampB"], "channel": ["Search"], "abs_tol": ["0.5"]},
+            {"campaigns": ["CampB"], "abs_tol": 0.5},
+        ),
+    ],
+)
+def test_a_link_with_several_filters_reproduces_the_view(
+    root: Path, monkeypatch: pytest.MonkeyPatch, page: str, query: dict, expect: dict
+) -> None:
+    """Several values set at once reach every watcher as one batch (a watcher taking one
+    event crashed the payments page with a traceback)."""
+    import app.main as main_mod
+
+    monkeypatch.setattr(main_mod, "_session_query", lambda: {"page": [page], **query})
+    template = main_mod.create_app(open_source(root))
+    model = template.tieout_app.model(page)
+    assert {k: getattr(model, k) for k in expect} == expect
+    model.param.update(start=model.start, end=model.end)  # and a later batch of changes

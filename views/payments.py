@@ -203,7 +203,7 @@ class PaymentsView(pn.viewable.Viewer):
         )
         self._drill_merchants = table(None)
         self._drill_transactions = table(None)
-        m.param.watch(lambda e: self._drill(), [*m.FILTERS, "start", "end"])
+        m.param.watch(lambda *_: self._drill(), [*m.FILTERS, "start", "end"])
         declines = pn.Column(
             live_plot(self._heatmap, m.param.declines, in_place=False),  # keeps its Tap stream
             with_downloads(declines_table, "declines"),
