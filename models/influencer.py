@@ -203,10 +203,14 @@ class InfluencerModel(DomainModel):
             return []
         names = self._influencers.set_index("influencer_id")["name"]
         listed = ", ".join(
-            f"{i} ({names.get(i, '?')}: derived {money(int(r.c))}, reported {money(int(r.r))})"
+            f"{i} ({names.get(i, '?')}: ${money(int(r.c)):,} from the terms, "
+            f"${money(int(r.r)):,} reported)"
             for i, r in off.iterrows()
         )
-        return [f"Derived payout differs from total_payout for {len(off)} influencer(s): {listed}"]
+        return [
+            f"The payout worked out from the payment terms differs from the total payout in "
+            f"the payouts file for {len(off)} influencer(s): {listed}"
+        ]
 
     def _data_span(self) -> tuple[dt.date | None, dt.date | None]:
         s, p = self._sales, self._posts

@@ -63,7 +63,8 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
     assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
     view.exception_class = ["missing_in_finance"]
-    assert set(view._exceptions.value["class"]) == {"missing_in_finance"}
+    assert set(view._exceptions.tieout_frame["class"]) == {"missing_in_finance"}
+    assert set(view._exceptions.value["class"]) == {"Missing in finance"}  # shown in words
 
 
 def test_influencer_page_renders_and_reacts(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def test_payout_warning_lists_influencers(tmp_path: Path) -> None:
     write_tables(tmp_path, "influencer", tables)
     m = InfluencerModel(open_source(tmp_path), **MARCH)
     assert len(m.warnings) == 1
-    assert "I2 (Ben: derived 50.00, reported 55.00)" in m.warnings[0]
+    assert "I2 (Ben: $50.00 from the terms, $55.00 reported)" in m.warnings[0]
 
 
 def test_by_influencer_and_rankings(model: InfluencerModel) -> None:

@@ -17,17 +17,10 @@ import pandas as pd
 import panel as pn
 import param
 
-FORMATS = {
-    "money": lambda v: f"${float(v):,.2f}",
-    "count": lambda v: f"{int(v):,}",
-    "rate": lambda v: f"{float(v) * 100:.1f}%",
-    "pct": lambda v: f"{float(v):.1f}%",
-    "bps": lambda v: f"{float(v):.1f} bps",
-    "ratio": lambda v: f"{float(v):.2f}x",
-    "index": lambda v: f"{float(v):,.0f}",
-    "share": lambda v: f"{float(v) * 100:.1f}%",
-    "coef": lambda v: f"{float(v):.3f}",
-}
+from models import presentation
+
+#: Older kind names the pages used, and the presentation kinds they are.
+_KINDS = {"rate": "percent", "share": "percent", "ratio": "multiple"}
 
 
 def esc(text: Any) -> str:
@@ -56,10 +49,9 @@ def choice_filter(parameter: param.Parameter, name: str) -> SafeMultiChoice:
 
 
 def fmt(value: Any, kind: str) -> str:
-    """A KPI value for display; ``n/a`` for null (a ratio with a zero denominator)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "n/a"
-    return FORMATS[kind](value)
+    """A value for display (`models.presentation.full`); ``n/a`` for null (a ratio with a zero
+    denominator)."""
+    return presentation.full(value, _KINDS.get(kind, kind))
 
 
 def _as_float(v: Any) -> float | None:
@@ -71,52 +63,66 @@ def _as_float(v: Any) -> float | None:
 
 
 def card_html(
-    label: str,
+    key: str,
     value: Any,
-    kind: str,
     prev: Any = None,
     good_when_up: bool = True,
-    help_text: str = "",
+    compared: str = "previous period",
 ) -> str:
-    """One KPI card: value, and change vs the previous period coloured good/bad (not up/down)."""
+    """One KPI card: label and value as `models.presentation` declares them, the change against
+    the compared period coloured good/bad (not up/down), the definition in a tooltip."""
+    f = presentation.field(key)
     delta = ""
     cur, old = _as_float(value), _as_float(prev)
     if cur is not None and old is not None:
-        if kind in ("rate", "share"):
+        if f.kind == "percent":
             diff = (cur - old) * 100
             text = f"{diff:+.1f} pp"
-        elif kind in ("pct", "bps"):
+        elif f.kind in ("pct", "bps"):
             diff = cur - old
-            text = f"{diff:+.1f}{' pp' if kind == 'pct' else ' bps'}"
+            text = f"{diff:+.1f}{' pp' if f.kind == 'pct' else ' bps'}"
         elif old != 0:
             diff = (cur - old) / abs(old) * 100
             text = f"{diff:+.1f}%"
-        else:
-            diff, text = 0.0, "new"
+        else:  # nothing to compare with (the period before has no data)
+            diff, text = 0.0, ""
         good = (diff > 0) == good_when_up if diff != 0 else None
         colour = "#1a7f37" if good else ("#cf222e" if good is False else "#6e7781")
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
         delta = (
             f'<div class="delta" style="color:{colour};font-size:0.85em">{arrow} {esc(text)}'
-            f" vs previous period</div>"
+            f" vs {esc(compared)}</div>"
+            if text
+            else f'<div class="delta" style="color:#6e7781;font-size:0.85em">no data for '
+            f"{esc(compared)}</div>"
         )
-    title = f' title="{esc(help_text)}"' if help_text else ""
+    elif value is not None:
+        delta = (
+            f'<div class="delta" style="color:#6e7781;font-size:0.85em">no data for '
+            f"{esc(compared)}</div>"
+        )
+    tip = f.definition + (f" Compared with {compared}." if compared else "")
     return (
-        f'<div class="kpi-card"{title} style="padding:8px 12px;border:1px solid #d0d7de;'
-        f'border-radius:8px;min-width:150px">'
-        f'<div style="font-size:0.8em;color:#57606a">{esc(label)}</div>'
-        f'<div class="kpi-value" style="font-size:1.5em;font-weight:600">{esc(fmt(value, kind))}'
-        f"</div>{delta}</div>"
+        f'<div class="kpi-card" title="{esc(tip)}" style="padding:8px 12px;'
+        f'border:1px solid #d0d7de;border-radius:8px;min-width:150px">'
+        f'<div style="font-size:0.8em;opacity:0.75">{esc(f.label)}</div>'
+        f'<div class="kpi-value" style="font-size:1.5em;font-weight:600">'
+        f"{esc(presentation.full(value, f.kind))}</div>{delta}</div>"
     )
 
 
 def cards_html(
-    specs: list[tuple[str, str, str, bool]], kpis: dict[str, Any], prev: dict[str, Any]
+    specs: list[tuple[str, bool]], kpis: dict[str, Any], prev: dict[str, Any], model: Any = None
 ) -> str:
-    """A row of cards from (label, key, kind, good_when_up) specs."""
-    body = "".join(
-        card_html(label, kpis.get(key), kind, prev.get(key), up) for label, key, kind, up in specs
-    )
+    """A row of cards from (KPI key, good when up) specs; ``model`` names the compared period."""
+    compared = "previous period"
+    if model is not None:
+        try:
+            a, b = model.previous_period()
+            compared = f"{a:%b} {a.day}, {a.year} - {b:%b} {b.day}, {b.year}"
+        except ValueError:
+            pass
+    body = "".join(card_html(key, kpis.get(key), prev.get(key), up, compared) for key, up in specs)
     return f'<div style="display:flex;flex-wrap:wrap;gap:10px">{body}</div>'
 
 
@@ -128,13 +134,21 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         col = out[c]
+        if pd.api.types.is_datetime64_any_dtype(col):  # dates as ISO text
+            out[c] = col.dt.strftime("%Y-%m-%d").fillna("")
+            continue
+        if presentation.field(c).kind == "points":  # a fraction's change, in points
+            out[c] = pd.to_numeric(col, errors="coerce") * 100
+            continue
         if col.dtype != object:
             continue
         present = col[col.notna()]
         if present.empty:
             continue
         first = present.iloc[0]  # model columns hold one kind of value each
-        if isinstance(first, dt.date):  # dates as ISO text, missing ones blank
+        if c in presentation.CODE_COLUMNS:  # known codes in words, others as given
+            out[c] = col.map(presentation.code_label)
+        elif isinstance(first, dt.date):  # dates as ISO text, missing ones blank
             out[c] = [
                 v.isoformat()[:10] if isinstance(v, dt.date) and v is not pd.NaT else ""
                 for v in col
@@ -142,6 +156,39 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
         elif isinstance(first, Decimal) and present.map(lambda v: isinstance(v, Decimal)).all():
             out[c] = pd.to_numeric(col.map(lambda v: None if v is None else float(v)))
     return out
+
+
+def _money_like(symbol: str = "", after: bool = False, precision: int = 2) -> dict[str, Any]:
+    return {
+        "type": "money",
+        "symbol": symbol,
+        "symbolAfter": after,
+        "precision": precision,
+        "thousand": ",",
+        "decimal": ".",
+    }
+
+
+def number_formatter(kind: str, values: pd.Series | None = None) -> Any:
+    """How a table shows a number column of ``kind`` (values stay numbers, so they sort)."""
+    from bokeh.models.widgets.tables import NumberFormatter
+
+    if kind == "percent":
+        return NumberFormatter(format="0.0%")
+    spec = {
+        "money": _money_like("$"),
+        "count": _money_like(precision=0),
+        "index": _money_like(precision=0),
+        "pct": _money_like("%", after=True, precision=1),
+        "points": _money_like(" pp", after=True, precision=1),  # x 100 in `for_display`
+        "bps": _money_like(" bps", after=True, precision=1),
+        "multiple": _money_like("x", after=True, precision=2),
+        "coef": _money_like(precision=3),
+    }.get(kind)
+    if spec is not None:
+        return spec
+    whole = values is not None and pd.api.types.is_integer_dtype(values)
+    return _money_like(precision=0 if whole else 2)  # a number not declared: 2 decimals
 
 
 def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
@@ -158,7 +205,10 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         or pd.api.types.is_string_dtype(shown[c])
         or isinstance(shown[c].dtype, pd.CategoricalDtype)
     ]
-    formatters = {c: {"type": "plaintext"} for c in text_cols}
+    formatters: dict[str, Any] = {c: {"type": "plaintext"} for c in text_cols}
+    for c in shown.columns:
+        if c not in text_cols:
+            formatters[c] = number_formatter(presentation.field(c).kind, shown[c])
     options: dict[str, Any] = dict(
         pagination="local",
         page_size=15,
@@ -166,6 +216,8 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         disabled=True,
         sizing_mode="stretch_width",
         formatters=formatters,
+        titles={c: presentation.label(c) for c in shown.columns},
+        frozen_columns=list(shown.columns[:1]),
         header_filters=kwargs.pop("header_filters", False),
         layout="fit_data_table",
     )
@@ -205,6 +257,75 @@ def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
     if source is None or not source.index.is_unique:
         return view
     return source.loc[view.index]
+
+
+# ------------------------------------------------------------------------------ charts
+
+_COMPACT_JS = """
+const a = Math.abs(tick);
+let s;
+if (a >= 1e9) s = (a / 1e9).toFixed(1).replace(/\\.0$/, '') + 'B';
+else if (a >= 1e6) s = (a / 1e6).toFixed(1).replace(/\\.0$/, '') + 'M';
+else if (a >= 1e3) s = (a / 1e3).toFixed(1).replace(/\\.0$/, '') + 'K';
+else s = a.toFixed(a >= 10 || a === 0 ? 0 : 1);
+return (tick < 0 ? '-' : '') + PREFIX + s;
+"""
+
+
+def axis_formatter(kind: str) -> Any:
+    """A chart axis for numbers of ``kind``, compact: ``$2.2M``, ``85%``, ``1.4x``, ``250 bps``
+    (the same rules as `models.presentation.compact`)."""
+    from bokeh.models import CustomJSTickFormatter, NumeralTickFormatter
+
+    kind = _KINDS.get(kind, kind)
+    if kind == "percent":
+        return NumeralTickFormatter(format="0%")
+    if kind == "pct":
+        return CustomJSTickFormatter(code="return tick.toFixed(0) + '%';")
+    if kind == "multiple":
+        return CustomJSTickFormatter(code="return tick.toFixed(1) + 'x';")
+    if kind == "bps":
+        return CustomJSTickFormatter(code="return tick.toFixed(0) + ' bps';")
+    prefix = "'$'" if kind == "money" else "''"
+    return CustomJSTickFormatter(code=_COMPACT_JS.replace("PREFIX", prefix))
+
+
+#: Numeral formats of hover values by kind (the full form: `models.presentation.full`).
+HOVER_FORMATS = {
+    "money": "$0,0.00",
+    "count": "0,0",
+    "index": "0,0",
+    "percent": "0.0%",
+    "multiple": "0.00",
+    "coef": "0.000",
+}
+
+
+def hover(*columns: str, kinds: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Hover lines for ``columns``: each labelled in words, its value in full for its kind."""
+    lines = []
+    for c in columns:
+        f = presentation.field(c)
+        kind = _KINDS.get((kinds or {}).get(c, f.kind), (kinds or {}).get(c, f.kind))
+        ref = "@{" + c + "}"
+        if kind in HOVER_FORMATS:
+            value = ref + "{" + HOVER_FORMATS[kind] + "}"
+        elif kind == "pct":
+            value = ref + "{0,0.0}%"
+        elif kind == "bps":
+            value = ref + "{0,0.0} bps"
+        elif kind == "points":
+            value = ref + "{+0.0%}"
+        else:
+            value = ref
+        lines.append((f.label, value + ("x" if kind == "multiple" else "")))
+    return lines
+
+
+def quiet(plot: Any) -> Any:
+    """A chart's common look: no toolbar (hover still works), axes never shared with the other
+    charts of the page."""
+    return plot.opts(toolbar=None, shared_axes=False)
 
 
 CHART_DELAY_MS = 60  # how long charts let the cards of a change go first
@@ -280,6 +401,7 @@ class LivePlot(pn.viewable.Viewer):
         if isinstance(plot, hv.Text):  # an empty result: shown as it is
             self._dmap = self._signature = None
             return plot
+        plot = quiet(plot)
         # Charts on numeric axes update in place; bars and heatmaps only while their categories
         # (and row count) stay the same, since changing categories in place gets BokehJS "Size
         # mismatch" errors: otherwise they are drawn anew.
@@ -347,9 +469,11 @@ def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
     def xlsx() -> io.BytesIO:
         return io.BytesIO(table_xlsx_bytes(exported_frame(widget), stem))
 
+    words = stem.replace("_", " ")
+    words = words[:1].upper() + words[1:]
     return pn.Row(
-        pn.widgets.FileDownload(callback=csv, filename=f"{stem}.csv", label=f"{stem}.csv"),
-        pn.widgets.FileDownload(callback=xlsx, filename=f"{stem}.xlsx", label=f"{stem}.xlsx"),
+        pn.widgets.FileDownload(callback=csv, filename=f"{stem}.csv", label=f"{words} (CSV)"),
+        pn.widgets.FileDownload(callback=xlsx, filename=f"{stem}.xlsx", label=f"{words} (Excel)"),
     )
 
 

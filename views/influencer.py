@@ -9,14 +9,17 @@ import pandas as pd
 import panel as pn
 import param
 
+from models import presentation
 from models.influencer import InfluencerModel
 from views.common import (
+    axis_formatter,
     bound_table,
     cards_html,
     choice_filter,
     empty_plot,
     esc,
     for_display,
+    hover,
     live_plot,
     show_frame,
     table,
@@ -25,21 +28,21 @@ from views.common import (
 )
 
 CARDS = [
-    ("Revenue", "revenue_total", "money", True),
-    ("Influenced revenue", "revenue_influenced", "money", True),
-    ("Payout", "payout", "money", False),
-    ("Net profit", "net_profit", "money", True),
-    ("ROI", "roi_pct", "pct", True),
-    ("ROAS", "roas", "ratio", True),
-    ("Blended ROAS", "blended_roas", "ratio", True),
-    ("Engagement rate", "engagement_rate_pct", "pct", True),
+    ("revenue_total", True),
+    ("revenue_influenced", True),
+    ("payout", False),
+    ("net_profit", True),
+    ("roi_pct", True),
+    ("roas", True),
+    ("blended_roas", True),
+    ("engagement_rate_pct", True),
 ]
 INFLUENCER_CARDS = [
-    ("Active influencers", "active_influencers", "count", True),
-    ("Avg engagement rate", "engagement_rate_pct", "pct", True),
-    ("Posts", "posts", "count", True),
-    ("Reach", "reach", "count", True),
-    ("Revenue per influencer", "revenue_per_influencer", "money", True),
+    ("active_influencers", True),
+    ("engagement_rate_pct", True),
+    ("posts", True),
+    ("reach", True),
+    ("revenue_per_influencer", True),
 ]
 LABELS = {
     "source": "Influenced vs organic",
@@ -59,19 +62,24 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
     # table beside it ranks by revenue): a stable order lets the chart update in place when
     # only the values change (views.common.LivePlot).
     df = df.sort_values(dim, key=lambda c: c.astype(str), ascending=False)
-    data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="measure")
-    data["measure"] = data["measure"].map({"revenue": "Revenue", "net_profit": "Net profit"})
+    data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="Measure")
+    data["Measure"] = data["Measure"].map(presentation.label)
     return data.hvplot.barh(
         x=dim,
         y="value",
-        by="measure",
+        by="Measure",
         responsive=True,
         height=max(220, 36 * len(df) + 80),
-        xformatter="$%.0f",
+        xformatter=axis_formatter("money"),
         ylabel="",
-        xlabel="$",
+        xlabel="",
         title=LABELS[dim],
-    )
+        hover_tooltips=[
+            (LABELS[dim], f"@{{{dim}}}"),
+            ("Measure", "@{Measure}"),
+            *hover("value", kinds={"value": "money"}),
+        ],
+    ).opts(multi_level=False, legend_position="bottom")  # one label per bar pair, colours
 
 
 def trend_plot(trend: pd.DataFrame, grain: str) -> Any:
@@ -80,18 +88,24 @@ def trend_plot(trend: pd.DataFrame, grain: str) -> Any:
     data = trend.melt(
         id_vars="period",
         value_vars=["revenue", "payout", "net_profit"],
-        var_name="measure",
+        var_name="Measure",
         value_name="amount",
     )
+    data["Measure"] = data["Measure"].map(presentation.label)
     return data.hvplot.line(
         x="period",
         y="amount",
-        by="measure",
+        by="Measure",
         responsive=True,
         height=300,
-        yformatter="$%.0f",
-        ylabel="$",
+        yformatter=axis_formatter("money"),
+        ylabel="Amount",
         xlabel=grain.capitalize(),
+        hover_tooltips=[
+            ("Period", "@{period}{%F}"),
+            ("Measure", "@{Measure}"),
+            *hover("amount"),
+        ],
         title=f"Revenue, payout and net profit by {grain}",
     )
 
@@ -99,17 +113,20 @@ def trend_plot(trend: pd.DataFrame, grain: str) -> Any:
 def product_platform_plot(df: pd.DataFrame) -> Any:
     if df is None or df.empty or df["revenue"].sum() == 0:
         return empty_plot()
+    df = df.rename(columns={"platform": "Platform"})
     return df.hvplot.bar(
         x="product",
         y="revenue",
-        by="platform",
+        by="Platform",
         stacked=True,
         responsive=True,
         height=320,
         rot=30,
-        yformatter="$%.0f",
-        ylabel="Revenue ($)",
+        yformatter=axis_formatter("money"),
+        ylabel="Revenue",
+        xlabel="Product",
         title="Product revenue by platform",
+        hover_tooltips=[("Product", "@{product}"), ("Platform", "@{Platform}"), *hover("revenue")],
     )
 
 
@@ -124,10 +141,15 @@ def roi_plot(worst: pd.DataFrame) -> Any:
         cmap="Reds_r",
         responsive=True,
         height=320,
-        xlabel="ROI (%)",
+        xlabel="ROI",
+        xformatter=axis_formatter("pct"),
         ylabel="",
         title="Worst 10 by ROI",
         hover_cols=["influencer_id", "payout", "revenue"],
+        hover_tooltips=[
+            ("Name", "@{name}"),
+            *hover("influencer_id", "roi_pct", "payout", "revenue"),
+        ],
         colorbar=False,
     )
 
@@ -141,11 +163,15 @@ def top_plot(top: pd.DataFrame) -> Any:
         y="revenue",
         responsive=True,
         height=320,
-        xformatter="$%.0f",
-        xlabel="Revenue ($)",
+        xformatter=axis_formatter("money"),
+        xlabel="Revenue",
         ylabel="",
         title="Top 10 by revenue",
         hover_cols=["influencer_id", "payout", "roi_pct"],
+        hover_tooltips=[
+            ("Name", "@{name}"),
+            *hover("influencer_id", "revenue", "payout", "roi_pct"),
+        ],
     ).opts(invert_yaxis=True)
 
 
@@ -158,8 +184,10 @@ class InfluencerView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(m.param.start, name="From"),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To"),
+            pn.widgets.DatePicker.from_param(
+                m.param.start, name="From", sizing_mode="stretch_width"
+            ),
+            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
             *(choice_filter(m.param[p], name=p.capitalize()) for p in m.FILTERS),
             pn.widgets.FloatSlider.from_param(m.param.cogs, name="COGS share", step=0.01),
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
@@ -178,7 +206,7 @@ class InfluencerView(pn.viewable.Viewer):
 
         overview = pn.Column(
             pn.pane.HTML(
-                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev),
+                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
                 sizing_mode="stretch_width",
             ),
             pn.Row(shares("source"), shares("brand"), shares("platform")),

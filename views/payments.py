@@ -10,13 +10,16 @@ import pandas as pd
 import panel as pn
 import param
 
+from models import presentation
 from models.payments import PaymentsModel
 from views.common import (
+    axis_formatter,
     bound_table,
     cards_html,
     choice_filter,
     empty_plot,
     esc,
+    hover,
     live_plot,
     show_frame,
     table,
@@ -25,16 +28,16 @@ from views.common import (
 )
 
 CARDS = [
-    ("GPV", "gpv", "money", True),
-    ("Approval rate", "approval_rate", "rate", True),
-    ("Approval (by value)", "approval_rate_value", "rate", True),
-    ("Approval (per payment)", "approval_rate_dedup", "rate", True),
-    ("Fee revenue", "fee_revenue", "money", True),
-    ("Fee yield", "fee_yield_bps", "bps", True),
-    ("Average ticket", "avg_ticket", "money", True),
-    ("Active merchants", "active_merchants", "count", True),
-    ("Top-10 share", "top10_share", "share", False),
-    ("Churn risk", "churn_risk_merchants", "count", False),
+    ("gpv", True),
+    ("approval_rate", True),
+    ("approval_rate_value", True),
+    ("approval_rate_dedup", True),
+    ("fee_revenue", True),
+    ("fee_yield_bps", True),
+    ("avg_ticket", True),
+    ("active_merchants", True),
+    ("top10_share", False),
+    ("churn_risk_merchants", False),
 ]
 METRICS = {
     "GPV": ("gpv", "GPV ($)"),
@@ -64,7 +67,8 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
         responsive=True,
         height=300,
         title=f"{metric} by {grain.lower()}",
-        yformatter="%.2f" if col != "gpv" else "$%.0f",
+        yformatter=axis_formatter(presentation.field(col).kind),
+        hover_tooltips=[("Period", "@{period}{%F}"), *hover(col, change)],
     )
 
 
@@ -72,10 +76,19 @@ def decline_heatmap(declines: pd.DataFrame) -> Any:
     if declines is None or declines.empty:
         return empty_plot("No declines for these filters")
     cells = declines.sort_values(["channel", "decline_reason"])  # axes in name order
+    cells = cells.assign(
+        decline_reason=cells["decline_reason"].map(presentation.code_label),
+        decline_class=cells["decline_class"].map(presentation.code_label),
+    )
     return hv.HeatMap(
         cells, kdims=["channel", "decline_reason"], vdims=["count", "decline_class"]
     ).opts(
         tools=["hover"],
+        hover_tooltips=[
+            ("Channel", "@{channel}"),
+            ("Decline reason", "@{decline_reason}"),
+            *hover("count", "decline_class"),
+        ],
         colorbar=True,
         cmap="Reds",
         responsive=True,
@@ -114,6 +127,11 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
         label="Lorenz curve",
         xlabel="Share of merchants (smallest first)",
         ylabel="Share of GPV",
+        responsive=True,
+        height=320,
+        xformatter=axis_formatter("percent"),
+        yformatter=axis_formatter("percent"),
+        hover_tooltips=hover("merchant_share", "gpv_share"),
     )
     diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(line_dash="dashed", color="gray")
     return (line * diag).opts(responsive=True, height=320, title="Revenue concentration")
@@ -122,17 +140,23 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
 def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
     if df is None or df.empty:
         return empty_plot()
-    data = df[[dim, "gpv", "gpv_prev"]].melt(id_vars=dim, var_name="period", value_name="GPV")
-    data["period"] = data["period"].map({"gpv": "This period", "gpv_prev": "Previous period"})
-    return data.hvplot.bar(
+    data = df[[dim, "gpv", "gpv_prev"]].melt(id_vars=dim, var_name="Period", value_name="GPV")
+    data["Period"] = data["Period"].map({"gpv": "This period", "gpv_prev": "Previous period"})
+    return data.hvplot.barh(
         x=dim,
         y="GPV",
-        by="period",
+        by="Period",
         responsive=True,
-        height=300,
-        rot=30,
-        yformatter="$%.0f",
-        title=f"GPV by {dim} vs previous period",
+        height=max(300, 60 * data[dim].nunique()),
+        xformatter=axis_formatter("money"),
+        hover_tooltips=[
+            (presentation.label(dim), f"@{{{dim}}}"),
+            ("Period", "@{Period}"),
+            *hover("GPV", kinds={"GPV": "money"}),
+        ],
+        title=f"GPV by {presentation.label(dim).lower()} vs previous period",
+        ylabel="",
+        xlabel="GPV",
     )
 
 
@@ -158,13 +182,16 @@ class PaymentsView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(m.param.start, name="From"),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To"),
+            pn.widgets.DatePicker.from_param(
+                m.param.start, name="From", sizing_mode="stretch_width"
+            ),
+            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
             *(choice_filter(m.param[p], name=p.replace("_", " ").capitalize()) for p in m.FILTERS),
             sizing_mode="stretch_width",
         )
         cards = pn.pane.HTML(
-            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev), sizing_mode="stretch_width"
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            sizing_mode="stretch_width",
         )
         trend = live_plot(
             trend_plot, m.param.weekly, m.param.monthly, self.param.grain, self.param.metric
@@ -221,10 +248,8 @@ class PaymentsView(pn.viewable.Viewer):
         conc_text = pn.pane.Markdown(pn.bind(self._concentration_text, m.param.kpis))
         concentration = pn.Column(
             conc_text,
-            pn.Row(
-                live_plot(lorenz_plot, m.param.lorenz_curve),
-                with_downloads(top_table, "top_merchants"),
-            ),
+            live_plot(lorenz_plot, m.param.lorenz_curve),
+            with_downloads(top_table, "top_merchants"),
             name="Concentration",
         )
         # Not grouped by account manager: Tabulator writes group headers as HTML, so a hostile
@@ -256,8 +281,10 @@ class PaymentsView(pn.viewable.Viewer):
         return plot
 
     def _tapped(self, x: Any = None, y: Any = None) -> None:
-        if x is not None and y is not None:
-            self.drill_cell = (str(y), str(x))
+        if x is not None and y is not None:  # the heatmap shows reasons by their labels
+            reasons = self.model.declines["decline_reason"].unique()
+            codes = {str(presentation.code_label(c)): c for c in reasons}
+            self.drill_cell = (codes.get(str(y), str(y)), str(x))
 
     def _select_cell(self, event: Any) -> None:
         table_rows = self.model.declines
@@ -272,8 +299,9 @@ class PaymentsView(pn.viewable.Viewer):
         reason, channel = (str(v) for v in self.drill_cell)
         cell = self.model.decline_drill(reason, channel)
         self._drill_text.object = (
-            f"**{esc(reason)} x {esc(channel)}**: {cell['total']:,} declines in the period; the "
-            "merchants with most of them, and the latest declined transactions."
+            f"**{esc(presentation.code_label(reason))} x {esc(channel)}**: {cell['total']:,} "
+            "declines in the period; the merchants with most of them, and the latest declined "
+            "transactions."
         )
         show_frame(self._drill_merchants, cell["merchants"])
         show_frame(self._drill_transactions, cell["transactions"])

@@ -10,13 +10,16 @@ import pandas as pd
 import panel as pn
 import param
 
+from models import presentation
 from models.reconciliation import ReconciliationModel, no_exceptions
 from views.common import (
+    axis_formatter,
     bound_table,
     cards_html,
     choice_filter,
     empty_plot,
     for_display,
+    hover,
     live_plot,
     show_frame,
     table,
@@ -25,13 +28,13 @@ from views.common import (
 )
 
 CARDS = [
-    ("Spend", "spend", "money", False),
-    ("Finance revenue", "revenue_finance", "money", True),
-    ("Marketing revenue", "revenue_marketing", "money", True),
-    ("Finance ROAS", "roas_finance", "ratio", True),
-    ("Discrepancy", "discrepancy_pct", "pct", False),
-    ("Match rate", "match_rate", "share", True),
-    ("CAC", "cac", "money", False),
+    ("spend", False),
+    ("revenue_finance", True),
+    ("revenue_marketing", True),
+    ("roas_finance", True),
+    ("discrepancy_pct", False),
+    ("match_rate", True),
+    ("cac", False),
 ]
 
 
@@ -40,18 +43,24 @@ def roas_plot(by_campaign: pd.DataFrame) -> Any:
     if df.empty or df[["roas_marketing", "roas_finance"]].isna().all().all():
         return empty_plot()
     data = df[["campaign", "roas_marketing", "roas_finance"]].melt(
-        id_vars="campaign", var_name="view", value_name="ROAS"
+        id_vars="campaign", var_name="View", value_name="ROAS"
     )
-    data["view"] = data["view"].map({"roas_marketing": "Marketing", "roas_finance": "Finance"})
+    data["View"] = data["View"].map({"roas_marketing": "Marketing", "roas_finance": "Finance"})
     return data.hvplot.bar(
         x="campaign",
         y="ROAS",
-        by="view",
+        by="View",
         rot=30,
         responsive=True,
         height=320,
         title="ROAS by campaign: marketing vs finance",
-        yformatter="%.2fx",
+        yformatter=axis_formatter("multiple"),
+        xlabel="Campaign",
+        hover_tooltips=[
+            ("Campaign", "@{campaign}"),
+            ("View", "@{View}"),
+            ("ROAS", "@{ROAS}{0.00}x"),
+        ],
     )
 
 
@@ -64,10 +73,12 @@ def cac_plot(by_channel: pd.DataFrame) -> Any:
         y="cac",
         responsive=True,
         height=320,
-        yformatter="$%.0f",
+        yformatter=axis_formatter("money"),
         title="CAC by channel",
-        ylabel="CAC ($)",
+        ylabel="CAC",
+        xlabel="Channel",
         hover_cols=["spend", "checkout_users"],
+        hover_tooltips=[("Channel", "@{channel}"), *hover("cac", "spend", "checkout_users")],
     )
 
 
@@ -77,6 +88,7 @@ def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
     df = funnel[funnel["campaign"] == campaign]
     if df.empty:
         return empty_plot()
+    df = df.assign(step=df["step"].map(presentation.code_label))
     return df.hvplot.bar(
         x="step",
         y="users",
@@ -85,11 +97,16 @@ def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
         hover_cols=["step_conversion"],
         title=f"Funnel: {campaign}",
         ylabel="Distinct users",
+        xlabel="Step",
+        yformatter=axis_formatter("count"),
+        hover_tooltips=[("Step", "@{step}"), *hover("users", "step_conversion")],
     )
 
 
 def bridge_plot(bridge: pd.DataFrame) -> Any:
-    """Waterfall: first and last steps are totals, the others move the running sum."""
+    """Waterfall: first and last steps are totals, the others move the running sum. The value
+    axis spans the steps (it does not start at 0, so a step of 0.1% of revenue still shows),
+    and each bar carries its value."""
     if bridge is None or bridge.empty:
         return empty_plot()
     amounts = [float(v) for v in bridge["amount"]]
@@ -101,39 +118,88 @@ def bridge_plot(bridge: pd.DataFrame) -> Any:
         kind = "total" if total else ("increase" if amount >= 0 else "decrease")
         rows.append(
             {
-                "step": step,
+                "step": presentation.code_label(step),
                 "bottom": min(lo, hi),
                 "top": max(lo, hi),
                 "amount": amount,
                 "kind": kind,
                 "x": i,
+                "text": presentation.compact(amount, "money"),
             }
         )
     df = pd.DataFrame(rows)
+    levels = [
+        v for r in rows for v in ((r["top"],) if r["kind"] == "total" else (r["bottom"], r["top"]))
+    ]
+    lo, hi = min(levels), max(levels)
+    pad = max((hi - lo) * 0.25, abs(hi) * 0.002, 1.0)
+    floor = max(lo - pad, 0.0) if lo >= 0 else lo - pad
+    df["bottom"] = df["bottom"].clip(lower=floor)  # totals drawn from the axis floor
     colours = {"total": "#57606a", "increase": "#1a7f37", "decrease": "#cf222e"}
     bars = hv.Overlay(
         [
             hv.Rectangles(
                 [(r.x - 0.4, r.bottom, r.x + 0.4, r.top, r.step, r.amount) for r in g.itertuples()],
                 vdims=["step", "amount"],
-            ).opts(color=colours[kind], tools=["hover"], line_color=None)
+            ).opts(
+                color=colours[kind],
+                tools=["hover"],
+                line_color=None,
+                hover_tooltips=[("Step", "@{step}"), *hover("amount")],
+            )
             for kind, g in df.groupby("kind")
         ]
     )
+    labels = hv.Labels(
+        [(r.x, r.top, r.text) for r in df.itertuples()], kdims=["x", "y"], vdims=["text"]
+    ).opts(text_baseline="bottom", text_font_size="9pt", yoffset=(hi - floor) * 0.01)
     ticks = list(zip(df["x"], df["step"], strict=True))
-    return bars.opts(
+    return (bars * labels).opts(
         responsive=True,
-        height=340,
-        title="Bridge: marketing revenue to finance revenue",
+        height=380,
+        title="Bridge: marketing revenue to finance revenue (axis starts at "
+        + presentation.compact(floor, "money")
+        + ")",
         xticks=ticks,
         xrotation=20,
-        yformatter="$%.0f",
+        yformatter=axis_formatter("money"),
+        ylim=(floor, hi + pad * 0.6),
         xlabel="",
-        ylabel="$",
+        ylabel="Revenue",
     )
 
 
 def variance_plot(daily: pd.DataFrame) -> Any:
+    """Daily variance (booked - claimed, lag-aligned) as a time series, unusual days marked."""
+    if daily is None or daily.empty:
+        return empty_plot()
+    d = daily.assign(date=pd.to_datetime(daily["date"]))
+    line = hv.Curve(d, "date", ["variance", "claimed", "booked_shifted", "score"]).opts(
+        color="#0969da",
+        tools=["hover"],
+        hover_tooltips=[("Date", "@{date}{%F}"), *hover("variance", "claimed", "booked_shifted")],
+    )
+    flagged = d[d["flagged"].astype(bool)]
+    marks = hv.Points(flagged, ["date", "variance"], ["score"], label="Unusual day").opts(
+        color="#cf222e",
+        size=8,
+        tools=["hover"],
+        hover_tooltips=[("Unusual day", "@{date}{%F}"), *hover("variance", "score")],
+    )
+    zero = hv.HLine(0).opts(color="gray", line_dash="dashed", line_width=1)
+    return (line * marks * zero).opts(
+        responsive=True,
+        height=340,
+        xlabel="Date",
+        ylabel="Variance (finance - marketing)",
+        yformatter=axis_formatter("money"),
+        title="Daily variance, finance minus marketing (red: unusual days)",
+        legend_position="top_left",
+    )
+
+
+def variance_scatter(daily: pd.DataFrame) -> Any:
+    """The same days as points: marketing against finance (on the diagonal when they agree)."""
     if daily is None or daily.empty:
         return empty_plot()
     d = daily.assign(day=daily["date"].astype(str))
@@ -143,13 +209,21 @@ def variance_plot(daily: pd.DataFrame) -> Any:
     )
     points = hv.Points(
         d, kdims=["claimed", "booked_shifted"], vdims=["day", "variance", "score", "flagged"]
-    ).opts(color="flagged", cmap={True: "#cf222e", False: "#0969da"}, size=6, tools=["hover"])
+    ).opts(
+        color="flagged",
+        cmap={True: "#cf222e", False: "#0969da"},
+        size=6,
+        tools=["hover"],
+        hover_tooltips=[("Date", "@{day}"), *hover("claimed", "booked_shifted", "variance")],
+    )
     return (diag * points).opts(
         responsive=True,
         height=360,
-        xlabel="Marketing (claimed) per day ($)",
-        ylabel="Finance (booked, lag-aligned) per day ($)",
-        title="Daily variance (red: unusual days)",
+        xlabel="Marketing (claimed) per day",
+        ylabel="Finance (booked, lag-aligned) per day",
+        xformatter=axis_formatter("money"),
+        yformatter=axis_formatter("money"),
+        title="Each day: marketing against finance (red: unusual days)",
         show_legend=False,
     )
 
@@ -169,8 +243,10 @@ class ReconciliationView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(m.param.start, name="From"),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To"),
+            pn.widgets.DatePicker.from_param(
+                m.param.start, name="From", sizing_mode="stretch_width"
+            ),
+            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
             choice_filter(m.param.channels, name="Channels"),
             choice_filter(m.param.campaigns, name="Campaigns"),
             pn.widgets.FloatInput.from_param(
@@ -195,10 +271,11 @@ class ReconciliationView(pn.viewable.Viewer):
         summary = pn.Column(
             approx,
             pn.pane.HTML(
-                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev),
+                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
                 sizing_mode="stretch_width",
             ),
             live_plot(bridge_plot, m.param.bridge),
+            with_downloads(bound_table(m, "bridge"), "bridge"),
             name="Summary",
         )
         roas = pn.Column(
@@ -225,6 +302,7 @@ class ReconciliationView(pn.viewable.Viewer):
                 )
             ),
             live_plot(variance_plot, m.param.daily),
+            live_plot(variance_scatter, m.param.daily),
             pn.pane.Markdown("**Your own anomaly notes**"),
             with_downloads(anomalies, "anomaly_notes"),
             name="Daily variance",

@@ -44,7 +44,7 @@ def browser_page(**context: Any) -> Iterator[tuple[Any, Captured]]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, **context)
+            ctx = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **context})
             page = ctx.new_page()
             page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: seen.errors.append(str(e)))

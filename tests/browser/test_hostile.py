@@ -293,7 +293,9 @@ def _visit(page: Any, audit: Audit, nav: str, title: str, slug: str) -> None:
     audit.step(f"{nav}: loaded", settle_ms=1500)
     page.screenshot(path=str(ARTIFACTS / f"hostile-{slug}.png"), full_page=True)
     if nav == "Influencer ROI":  # the payout warning names a (hostile) influencer
-        page.get_by_text("Derived payout differs", exact=False).first.wait_for(timeout=10_000)
+        page.get_by_text("differs from the total payout", exact=False).first.wait_for(
+            timeout=10_000
+        )
     _open_filters(page, audit, nav)
     _use_selects(page, audit, nav, "#sidebar")
     tabs = page.locator("#main .bk-tab")

@@ -94,11 +94,11 @@ def test_payments_page_in_browser(server: str) -> None:
         # The top-merchant table exports what it shows, with the model's numbers.
         page.get_by_text("Concentration", exact=True).click()
         with page.expect_download() as dl:
-            page.get_by_text("top_merchants.csv", exact=True).click()
+            page.get_by_text("Top merchants (CSV)", exact=True).click()
         exported = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
         assert exported[["merchant_id", "gpv"]].values.tolist() == [["M2", 1000.01]]
         with page.expect_download() as dl:
-            page.get_by_text("top_merchants.xlsx", exact=True).click()
+            page.get_by_text("Top merchants (Excel)", exact=True).click()
         book = pd.read_excel(io.BytesIO(Path(dl.value.path()).read_bytes()))
         assert book[["merchant_id", "gpv"]].values.tolist() == [["M2", 1000.01]]
     assert seen.errors == [] and seen.dialogs == []

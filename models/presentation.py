@@ -1,0 +1,306 @@
+"""How people see each number: its kind, a label in words and a one-line definition.
+
+Declared once, beside the models, for every KPI key and output column of the three domains; the
+pages (cards, tables, chart axes and hovers), the XLSX export and the KPI reference in the docs
+read it. Keys stay as they are in ``tieout kpis`` JSON and in CSV/Parquet exports. No Panel here.
+
+Kinds:
+  money     dollars: ``$1,653,204.17`` (compact on axes: ``$1.7M``)
+  count     whole numbers: ``1,234``
+  percent   a fraction shown as a percent: 0.8476 -> ``84.8%``
+  pct       already in percent: 46.7 -> ``46.7%``
+  points    a change of a fraction, in percentage points: 0.006 -> ``+0.6 pp``
+  bps       basis points: ``262.4 bps``
+  multiple  a ratio of money to money: ``1.43x``
+  index     a unitless index: ``4,926``
+  coef      a coefficient or score: ``0.957``
+  date      ``2025-01-31``
+  text      as given (known codes get their label: `code_label`)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    """One number or column as people see it."""
+
+    label: str
+    kind: str
+    definition: str = ""
+
+
+F = Field
+
+FIELDS: dict[str, Field] = {
+    # ------------------------------------------------------------------ payments
+    "attempts": F("Attempts", "count", "Payment attempts in the period, approved or declined."),
+    "approved": F("Approved", "count", "Approved attempts."),
+    "approval_rate": F("Approval rate", "percent", "Approved attempts / all attempts."),
+    "approval_rate_value": F(
+        "Approval (by value)", "percent", "Approved amount / attempted amount."
+    ),
+    "approval_rate_dedup": F(
+        "Approval (per payment)",
+        "percent",
+        "Payments (retries of one intent counted once) with an approved attempt / payments.",
+    ),
+    "gpv": F("GPV", "money", "Gross payment volume: the amount of approved attempts."),
+    "gpv_prev_period": F("GPV, previous period", "money", "GPV of the compared period."),
+    "gpv_change_pct": F("GPV change", "pct", "(GPV - previous GPV) / previous GPV x 100."),
+    "fee_revenue": F("Fee revenue", "money", "Fees on approved attempts."),
+    "fee_yield_bps": F("Fee yield", "bps", "Fee revenue / GPV x 10,000."),
+    "fee_yield_change_bps": F("Fee yield change", "bps", "Fee yield - previous fee yield."),
+    "approval_rate_change": F(
+        "Approval rate change", "points", "Approval rate - previous approval rate."
+    ),
+    "avg_ticket": F("Average ticket", "money", "GPV / approved attempts."),
+    "active_merchants": F("Active merchants", "count", "Merchants with an approved payment."),
+    "top10_share": F("Top-10 share", "percent", "GPV of the 10 largest merchants / GPV."),
+    "top1pct_share": F("Top 1% share", "percent", "GPV of the largest 1% of merchants / GPV."),
+    "hhi": F(
+        "HHI",
+        "index",
+        "Sum of squared GPV shares in percent (0-10,000; over 2,500 is highly concentrated).",
+    ),
+    "gini": F("Gini", "coef", "0 when every merchant has the same GPV, near 1 when one has all."),
+    "churn_risk_merchants": F(
+        "Churn risk",
+        "count",
+        "Merchants whose GPV in the 28 days to the end date is at most 40% of the 28 days "
+        "before (which had GPV).",
+    ),
+    "merchant_id": F("Merchant ID", "text"),
+    "merchant_name": F("Merchant", "text"),
+    "segment": F("Segment", "text"),
+    "industry": F("Industry", "text"),
+    "region": F("Region", "text"),
+    "account_manager": F("Account manager", "text"),
+    "channel": F("Channel", "text"),
+    "payment_method": F("Payment method", "text"),
+    "decline_reason": F("Decline reason", "text"),
+    "decline_class": F("Decline class", "text"),
+    "suggested_action": F("Suggested action", "text"),
+    "reason": F("Reason", "text"),
+    "period": F("Period", "date"),
+    "days": F("Days in period", "count", "Days of the period inside the selected dates."),
+    "count": F("Declines", "count"),
+    "declines": F("Declines", "count"),
+    "share_of_cell": F("Share of the cell", "percent", "The merchant's declines / the cell's."),
+    "cohort": F("Cohort", "date", "Month of each merchant's first approved payment."),
+    "k": F("Months since start", "count"),
+    "merchants": F("Merchants", "count"),
+    "active": F("Active", "count", "Merchants of the cohort with GPV in the month."),
+    "active_share": F("Active share", "percent", "Active merchants / the cohort's merchants."),
+    "gpv_retention": F("GPV retention", "percent", "The month's GPV / the first month's."),
+    "merchant_share": F("Share of merchants", "percent"),
+    "gpv_share": F("Share of GPV", "percent"),
+    "share": F("Share of GPV", "percent", "The merchant's GPV / all GPV."),
+    "gpv_prior_28d": F("GPV, 28 days before", "money"),
+    "gpv_last_28d": F("GPV, last 28 days", "money"),
+    "gpv_at_risk": F("GPV at risk", "money", "Prior-28-day GPV of merchants at churn risk."),
+    "txn_id": F("Transaction ID", "text"),
+    "ts": F("Time", "text"),
+    "amount": F("Amount", "money"),
+    # ---------------------------------------------------------------- influencer
+    "revenue_total": F("Revenue", "money", "Revenue of every tracked sale."),
+    "revenue": F("Revenue", "money", "Revenue of the sales."),
+    "revenue_influenced": F("Influenced revenue", "money", "Revenue of Influenced sales."),
+    "revenue_organic": F("Organic revenue", "money", "Revenue of Organic sales."),
+    "orders_total": F("Orders", "count"),
+    "orders_influenced": F("Influenced orders", "count"),
+    "orders": F("Orders", "count"),
+    "payout": F("Payout", "money", "What the influencers cost in the period (commission, fees)."),
+    "gross_profit": F("Gross profit", "money", "Influenced revenue x (1 - cost of goods)."),
+    "net_profit": F("Net profit", "money", "Gross profit - payout."),
+    "roi_pct": F("ROI", "pct", "Net profit / payout x 100."),
+    "roas": F("ROAS", "multiple", "Influenced revenue / payout."),
+    "blended_roas": F("Blended ROAS", "multiple", "All revenue / payout."),
+    "engagement_rate_pct": F("Engagement rate", "pct", "(Likes + comments) / reach x 100."),
+    "posts": F("Posts", "count"),
+    "reach": F("Reach", "count", "People who saw the posts."),
+    "active_influencers": F(
+        "Active influencers", "count", "Influencers with posts or influenced sales."
+    ),
+    "revenue_per_influencer": F(
+        "Revenue per influencer", "money", "Influenced revenue / active influencers."
+    ),
+    "influencer_id": F("Influencer ID", "text"),
+    "name": F("Name", "text"),
+    "tier": F("Tier", "text"),
+    "category": F("Category", "text"),
+    "platform": F("Platform", "text"),
+    "product": F("Product", "text"),
+    "brand": F("Brand", "text"),
+    "campaign": F("Campaign", "text"),
+    "source": F("Source", "text"),
+    # ------------------------------------------------------------ reconciliation
+    "spend": F("Spend", "money", "Marketing spend in the period."),
+    "revenue_marketing": F("Marketing revenue", "money", "Revenue marketing claims."),
+    "revenue_finance": F("Finance revenue", "money", "Revenue finance booked."),
+    "discrepancy_pct": F(
+        "Discrepancy", "pct", "(Marketing revenue - finance revenue) / finance revenue x 100."
+    ),
+    "roas_marketing": F("Marketing ROAS", "multiple", "Marketing revenue / spend."),
+    "roas_finance": F("Finance ROAS", "multiple", "Finance revenue / spend."),
+    "roas_inflation": F(
+        "ROAS inflation", "percent", "(Marketing ROAS - finance ROAS) / finance ROAS."
+    ),
+    "cac": F("CAC", "money", "Spend / distinct users who checked out from a campaign."),
+    "checkout_users": F("Customers at checkout", "count"),
+    "match_rate": F("Match rate", "percent", "Claimed orders matched in finance / claimed."),
+    "orders_claimed": F("Orders claimed", "count"),
+    "orders_matched": F("Orders matched", "count"),
+    "orders_amount_mismatch": F("Amount differences", "count"),
+    "orders_missing_in_finance": F("Missing in finance", "count"),
+    "orders_refunded": F("Refunded", "count"),
+    "orders_duplicate_claims": F("Duplicate claims", "count"),
+    "orders_timing": F("Timing differences", "count"),
+    "orders_finance_only": F("Finance only", "count"),
+    "step": F("Step", "text"),
+    "users": F("Users", "count"),
+    "step_conversion": F("Step conversion", "percent", "Users at this step / at the step before."),
+    "date": F("Date", "date"),
+    "claimed": F("Claimed", "money", "Revenue marketing claims on the day."),
+    "booked": F("Booked", "money", "Revenue finance booked on the day."),
+    "booked_shifted": F("Booked (timing window)", "money"),
+    "variance": F("Variance", "money", "Booked - claimed."),
+    "score": F("Unusual-day score", "coef", "How many spreads the day's variance is from usual."),
+    "flagged": F("Unusual", "text"),
+    "description": F("Description", "text"),
+    "order_id": F("Order ID", "text"),
+    "class": F("Class", "text"),
+    "flags": F("Flags", "text"),
+    "claimed_revenue": F("Claimed revenue", "money"),
+    "claims_total": F("All claims", "money"),
+    "finance_date": F("Finance date", "date"),
+    "claim_date": F("Claim date", "date"),
+    "campaigns": F("Campaigns", "text"),
+}
+
+#: Labels of the codes the app itself uses or knows (decline reasons, funnel and bridge steps,
+#: exception classes, churn reasons); a code not listed is shown as given.
+CODES: dict[str, str] = {
+    "insufficient_funds": "Insufficient funds",
+    "do_not_honor": "Do not honor",
+    "suspected_fraud": "Suspected fraud",
+    "stolen_card": "Stolen card",
+    "expired_card": "Expired card",
+    "invalid_card_number": "Invalid card number",
+    "incorrect_cvc": "Incorrect CVC",
+    "issuer_unavailable": "Issuer unavailable",
+    "processing_error": "Processing error",
+    "network_timeout": "Network timeout",
+    "soft": "Soft",
+    "hard": "Hard",
+    "data-quality": "Data quality",
+    "technical": "Technical",
+    "page_view": "Page view",
+    "add_to_cart": "Add to cart",
+    "checkout": "Checkout",
+    "marketing_revenue": "Marketing revenue",
+    "duplicate_claims": "Duplicate claims",
+    "missing_in_finance": "Missing in finance",
+    "refunded": "Refunded",
+    "amount_differences": "Amount differences",
+    "amount_mismatch": "Amount difference",
+    "timing": "Timing",
+    "duplicate_claim": "Duplicate claim",
+    "duplicate_claim,timing": "Duplicate claim, timing",
+    "finance_only": "Finance only",
+    "finance_revenue": "Finance revenue",
+    "matched": "Matched",
+    "day_level_difference (approximate)": "Day-level difference (approximate)",
+    "finance_on_days_without_claims": "Finance on days without claims",
+    "stopped_processing": "Stopped processing",
+    "approval_drop": "Approval drop",
+    "volume_drop": "Volume drop",
+}
+
+#: Columns whose values are codes: shown by `code_label`.
+CODE_COLUMNS = frozenset({"decline_reason", "decline_class", "step", "reason", "class", "flags"})
+
+_SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
+
+
+def field(key: str) -> Field:
+    """The field of ``key``; one not declared gets its key in words and no kind of its own."""
+    found = FIELDS.get(key)
+    if found is not None:
+        return found
+    words = key.replace("_", " ").strip()
+    return Field(words[:1].upper() + words[1:], "text")
+
+
+def label(key: str) -> str:
+    return field(key).label
+
+
+def code_label(value: Any) -> Any:
+    """A known code's label; anything else as given."""
+    return CODES.get(value, value) if isinstance(value, str) else value
+
+
+def is_snake_code(text: str) -> bool:
+    """Whether ``text`` looks like a machine code (``do_not_honor``)."""
+    return bool(_SNAKE.match(text))
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def full(value: Any, kind: str) -> str:
+    """A value as people read it in a card, a table cell or a hover: ``n/a`` when missing."""
+    if _missing(value):
+        return "n/a"
+    if kind == "money":
+        v = float(value)
+        return f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}"
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "percent":
+        return f"{float(value) * 100:.1f}%"
+    if kind == "pct":
+        return f"{float(value):,.1f}%"
+    if kind == "points":
+        return f"{float(value) * 100:+.1f} pp"
+    if kind == "bps":
+        return f"{float(value):,.1f} bps"
+    if kind == "multiple":
+        return f"{float(value):,.2f}x"
+    if kind == "index":
+        return f"{float(value):,.0f}"
+    if kind == "coef":
+        return f"{float(value):.3f}"
+    if kind == "date":
+        return str(value)[:10]
+    return str(code_label(value))
+
+
+def compact(value: float, kind: str) -> str:
+    """A value for a chart axis: ``$2.2M``, ``85%``, ``1.2K``."""
+    if _missing(value):
+        return ""
+    v = float(value)
+    if kind == "percent":
+        return f"{v * 100:.0f}%"
+    if kind == "pct":
+        return f"{v:.0f}%"
+    if kind == "multiple":
+        return f"{v:.1f}x"
+    if kind == "bps":
+        return f"{v:.0f} bps"
+    sign, v = ("-" if v < 0 else ""), abs(v)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if v >= size:
+            text = f"{v / size:.1f}".rstrip("0").rstrip(".") + suffix
+            break
+    else:
+        text = f"{v:.0f}" if kind in ("money", "count", "index") else f"{v:.2f}"
+    return f"{sign}${text}" if kind == "money" else f"{sign}{text}"

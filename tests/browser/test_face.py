@@ -1,0 +1,133 @@
+"""What a person sees, on every page and tab at 1024x768 (the narrowest supported window):
+no traceback or console error, nothing wider than the window, no raw machine number (four or
+more decimals, scientific notation, NaN) and no code word of the app's own (``approval_rate``,
+``do_not_honor``); and a link with several filters reproduces the view on each page."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from data import schemas
+from models import presentation
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page
+from tests.browser.test_pages import serve_root
+from tests.screens import OVERFLOW_JS, PAGES, TITLES, _tabs
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run does)"),
+]
+
+#: Text of the page, shadow roots included (Panel draws each component in its own).
+TEXT_JS = """() => {
+  const parts = [document.body.innerText];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) {
+        for (const child of el.shadowRoot.children) {
+          if (child.innerText) parts.push(child.innerText);
+        }
+        walk(el.shadowRoot);
+      }
+    }
+  };
+  walk(document);
+  return parts.join('\\n');
+}"""
+LONG_DECIMALS = re.compile(r"\d\.\d{4,}")
+SCIENTIFIC = re.compile(r"\b\d(?:\.\d+)?e[+-]?\d+\b", re.IGNORECASE)
+#: Words of the app's own vocabulary that must never show as they are spelled in code.
+OWN_WORDS = {
+    w
+    for w in (
+        *presentation.FIELDS,
+        *presentation.CODES,
+        *(c.name for t in schemas.TABLES for c in t.columns),
+    )
+    if presentation.is_snake_code(w)
+}
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("face")
+    root = tmp / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "generate", "--out", str(root), "--rows", "20000"],
+        check=True,
+        capture_output=True,
+    )
+    yield from serve_root(root, tmp)
+
+
+def problems_on_screen(text: str) -> list[str]:
+    found = []
+    for pattern, what in ((LONG_DECIMALS, "four or more decimals"), (SCIENTIFIC, "scientific")):
+        found += [f"{what}: {m.group(0)}" for m in pattern.finditer(text)]
+    found += ["NaN"] * ("NaN" in re.findall(r"\bNaN\b", text))
+    words = set(re.findall(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b", text))
+    found += [f"code word: {w}" for w in sorted(words & OWN_WORDS)]
+    return found
+
+
+def test_problems_on_screen_finds_what_it_should() -> None:  # the checker can fail
+    text = "GPV 1.653e+6 and 0.847634, rate NaN, approval_rate, do_not_honor; $1,234.56 84.8%"
+    assert problems_on_screen(text) == [
+        "four or more decimals: 0.847634",
+        "scientific: 1.653e+6",
+        "NaN",
+        "code word: approval_rate",
+        "code word: do_not_honor",
+    ]
+
+
+def test_every_page_and_tab_reads_as_made_for_people(demo_url: str) -> None:
+    failures: list[str] = []
+    with browser_page(viewport={"width": 1024, "height": 768}) as (page, seen):
+        for name in PAGES:
+            page.goto(f"{demo_url}?page={name}")
+            page.wait_for_selector(f"text={TITLES[name]}", timeout=120_000)
+            page.wait_for_timeout(1000)
+            for tab in _tabs(page) or [""]:
+                if tab:
+                    page.locator(".bk-tab", has_text=tab).first.click()
+                    page.wait_for_timeout(1200)
+                where = f"{name}/{tab or 'page'}"
+                text = page.evaluate(TEXT_JS)
+                if "Traceback" in text:
+                    failures.append(f"{where}: a traceback")
+                failures += [f"{where}: {p}" for p in problems_on_screen(text)]
+                wide = page.evaluate(OVERFLOW_JS)
+                if wide["scroll"] > wide["width"] or wide["items"]:
+                    failures.append(f"{where}: wider than the window {wide}")
+                    page.screenshot(path=str(ARTIFACTS / f"face-{name}-{tab}.png"), full_page=True)
+        errors = list(seen.errors)
+    assert errors == [] and failures == [], "\n".join([*errors, *failures])
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("page=payments&segment=SMB&region=EMEA&channel=online", ("SMB", "EMEA", "online")),
+        ("page=influencer&platform=Instagram&tier=Micro", ("Instagram", "Micro")),
+        ("page=reconciliation&channel=Search&abs_tol=0.5", ("Search",)),
+    ],
+)
+def test_a_link_with_several_filters_opens_that_view(
+    demo_url: str, query: str, shown: tuple[str, ...]
+) -> None:
+    with browser_page(viewport={"width": 1440, "height": 900}) as (page, seen):
+        page.goto(f"{demo_url}?{query}")
+        page.wait_for_selector(".kpi-card", timeout=120_000)
+        page.wait_for_timeout(1000)
+        chips = page.locator(".choices__item--selectable").all_inner_texts()
+        text = page.evaluate(TEXT_JS)
+        assert "Traceback" not in text
+        for value in shown:
+            assert any(value in c for c in chips), (value, chips)
+        assert seen.errors == []

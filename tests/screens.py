@@ -1,0 +1,114 @@
+"""`make screenshots`: every page and tab at 1440x900 and 1024x768, light and dark, saved to
+``tests/artifacts/screens/`` for a person to look at; prints what overflows the window.
+
+Usage: ``python -m tests.screens [--data FOLDER] [--pages payments,influencer,...]``.
+A `tieout serve` on localhost is started for the run and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.browser.helpers import ARTIFACTS, browser_page
+from tests.browser.test_pages import serve_root
+
+SCREENS = ARTIFACTS / "screens"
+PAGES = ("payments", "influencer", "reconciliation", "data")
+TITLES = {
+    "payments": "Payments analytics",
+    "influencer": "Influencer marketing ROI",
+    "reconciliation": "Marketing vs finance reconciliation",
+    "data": "Load other data",
+}
+SIZES = ((1440, 900), (1024, 768))
+THEMES = ("default", "dark")
+
+#: Elements wider than the window (or reaching past its right edge), named for a person.
+OVERFLOW_JS = """() => {
+  const w = window.innerWidth, out = [];
+  const up = (el) => el.parentElement || (el.getRootNode() && el.getRootNode().host) || null;
+  const clipped = (el) => {  // inside a table that scrolls in its own frame, which fits
+    for (let p = up(el); p; p = up(p)) {
+      if (p.classList && p.classList.contains('tabulator')
+          && p.getBoundingClientRect().right <= w + 1) return true;
+    }
+    return false;
+  };
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0 && r.right > w + 1
+          && getComputedStyle(el).visibility !== 'hidden' && !clipped(el)) {
+        out.push(`${el.tagName.toLowerCase()}.${[...el.classList].slice(0, 2).join('.')}`
+                 + ` right=${Math.round(r.right)}`);
+      }
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return {scroll: document.documentElement.scrollWidth, width: w, items: out.slice(0, 8)};
+}"""
+
+
+def _tabs(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator(".bk-tab").all_inner_texts() if t.strip()]
+
+
+def shoot(url: str, pages: tuple[str, ...]) -> list[str]:
+    """Take the screenshots; return one line per view that is wider than its window."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for theme in THEMES:
+        for width, height in SIZES:
+            with browser_page(viewport={"width": width, "height": height}) as (page, seen):
+                for name in pages:
+                    page.goto(f"{url}?page={name}&theme={theme}")
+                    page.wait_for_selector(f"text={TITLES[name]}", timeout=120_000)
+                    page.wait_for_timeout(1500)
+                    tabs = _tabs(page) or [""]
+                    for tab in tabs:
+                        if tab:
+                            page.locator(".bk-tab", has_text=tab).first.click()
+                            page.wait_for_timeout(1500)
+                        slug = "-".join(
+                            x
+                            for x in (name, tab.lower().replace(" ", "_").replace("&", "and"))
+                            if x
+                        )
+                        shot = SCREENS / f"{slug}-{width}-{theme}.png"
+                        page.screenshot(path=str(shot), full_page=True)
+                        wide = page.evaluate(OVERFLOW_JS)
+                        if wide["scroll"] > wide["width"] or wide["items"]:
+                            problems.append(f"{shot.name}: {wide}")
+                if seen.errors:
+                    problems.append(f"console errors at {width} {theme}: {seen.errors[:3]}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=Path("demo-data"))
+    ap.add_argument("--pages", default=",".join(PAGES))
+    a = ap.parse_args(argv)
+    pages = tuple(p for p in a.pages.split(",") if p)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("TIEOUT_CACHE_DIR", str(Path(tmp) / "cache"))
+        server = serve_root(a.data.resolve(), Path(tmp))
+        url = next(server)
+        try:
+            problems = shoot(url, pages)
+        finally:
+            server.close()
+    sys.stdout.write(f"screenshots in {SCREENS}\n")
+    for line in problems:
+        sys.stdout.write(f"wider than the window: {line}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
