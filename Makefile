@@ -6,7 +6,7 @@ DEMO   ?= demo-data
 ROWS   ?= 1000000
 PORT   ?= 5006
 
-.PHONY: install run test lint bench load demo clean exe desktop
+.PHONY: install run test lint bench bench-100m load demo clean exe desktop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: install demo
 	$(BIN)/python -m tests.benchmarks.run
 	$(BIN)/python -m tests.benchmarks.domains
 	$(BIN)/python -m tests.benchmarks.browser latency --data $(DEMO)
+
+# The payments domain at 100M transactions (BENCH_BIG_ROWS): cold ingest time, peak RSS and
+# stages, database size, filter-change latency, and the plain-DuckDB floor (about 15 GB of disk,
+# 15-25 minutes on 2 cores; the data lives in a temporary folder removed at the end).
+bench-100m: install
+	$(BIN)/python -m tests.benchmarks.big
 
 # 20 simulated sessions changing payments filters for 60 s against two `tieout serve` processes,
 # then 300 sessions opened and closed, at 1M transactions (loopback only; about 12 minutes).

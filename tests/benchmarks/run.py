@@ -50,34 +50,44 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
 
 
+def change(model, i: int) -> tuple[dict, dt.date, dt.date, dict]:
+    """The ``i``-th filter change of the benchmark sequence: its filters, start, end, and the
+    parameter update that applies them to a payments model."""
+    periods = [
+        (model.data_start, model.data_end),
+        (dt.date(2025, 4, 1), dt.date(2025, 6, 30)),
+        (dt.date(2025, 9, 1), dt.date(2025, 9, 30)),
+    ]
+    f = FILTERS[i % len(FILTERS)]
+    start, end = periods[i % len(periods)]
+    return f, start, end, {p: f.get(p, []) for p in PANDAS_COLS} | {"start": start, "end": end}
+
+
+def model_latency(model, repeats: int) -> list[float]:
+    """Milliseconds of each of ``repeats`` filter changes of the sequence on a payments model."""
+    ms = []
+    for i in range(repeats):
+        update = change(model, i)[3]
+        t0 = time.perf_counter()
+        model.param.update(**update)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
 def latency(rows: int, folder: Path, cache: Path, repeats: int) -> dict:
     from data.engine import open_source
     from models.payments import PaymentsModel
     from tests.benchmarks import pandas_payments
 
     model = PaymentsModel(open_source(folder, cache_dir=cache))
-    periods = [
-        (model.data_start, model.data_end),
-        (dt.date(2025, 4, 1), dt.date(2025, 6, 30)),
-        (dt.date(2025, 9, 1), dt.date(2025, 9, 30)),
-    ]
-    model_ms, pandas_ms = [], []
-    for i in range(repeats):
-        f = FILTERS[i % len(FILTERS)]
-        start, end = periods[i % len(periods)]
-        update = {p: f.get(p, []) for p in PANDAS_COLS} | {"start": start, "end": end}
-        t0 = time.perf_counter()
-        model.param.update(**update)
-        model_ms.append((time.perf_counter() - t0) * 1000)
+    model_ms, pandas_ms = model_latency(model, repeats), []
     raw = pandas_payments.load(str(folder))
     for i in range(max(3, repeats // 4)):
-        f = FILTERS[i % len(FILTERS)]
-        start, end = periods[i % len(periods)]
+        f, start, end, update = change(model, i)
         t0 = time.perf_counter()
         expected = pandas_payments.kpis(raw, start, end, {PANDAS_COLS[k]: v for k, v in f.items()})
         pandas_ms.append((time.perf_counter() - t0) * 1000)
         # same numbers, or the comparison means nothing
-        update = {p: f.get(p, []) for p in PANDAS_COLS} | {"start": start, "end": end}
         model.param.update(**update)
         assert expected["gpv_cents"] == round(float(model.kpis["gpv"]) * 100), (f, expected)
         assert expected["attempts"] == model.kpis["attempts"]
@@ -91,6 +101,14 @@ def latency(rows: int, folder: Path, cache: Path, repeats: int) -> dict:
         "speedup": round(med_p / med_m, 1),
         "changes": len(model_ms),
     }
+
+
+def save(report: dict, kind: str = "bench", path: Path | None = None) -> Path:
+    """Write ``report`` to ``path``, or to a new results/<kind>-<timestamp>.json; return it."""
+    RESULTS.mkdir(exist_ok=True)
+    path = path or RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=1))
+    return path
 
 
 def main() -> None:
@@ -120,10 +138,7 @@ def main() -> None:
                 f"-> {lat['speedup']}x",
                 flush=True,
             )
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=1))
-    print(f"written {path}")
+    print(f"written {save(report)}")
 
 
 if __name__ == "__main__":
