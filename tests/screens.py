@@ -42,7 +42,9 @@ OVERFLOW_JS = """() => {
   const walk = (root) => {
     for (const el of root.querySelectorAll('*')) {
       const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0 && r.right > w + 1
+      const internal = el.classList && (el.classList.contains('bk-GlyphRenderer')
+                                       || el.classList.contains('bk-Legend'));
+      if (r.width > 0 && r.height > 0 && r.right > w + 2 && !internal
           && getComputedStyle(el).visibility !== 'hidden' && !clipped(el)) {
         out.push(`${el.tagName.toLowerCase()}.${[...el.classList].slice(0, 2).join('.')}`
                  + ` right=${Math.round(r.right)}`);

@@ -73,7 +73,7 @@ def test_a_bad_upload_leaves_the_current_data(tmp_path: Path) -> None:
     _load(page, root, ["payments"])
     text = page.report.objects[0].object
     assert "payments: 1 error(s): not usable" in text
-    report = page.report.objects[1].value
+    report = page.report.objects[1][0].value  # the table in its frame
     assert {"transactions.csv"} <= {Path(f).name for f in report["file"]}
     assert "lots" in report["value"].tolist()
     assert not page.use_button.visible

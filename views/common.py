@@ -191,13 +191,9 @@ def number_formatter(kind: str, values: pd.Series | None = None) -> Any:
     return _money_like(precision=0 if whole else 2)  # a number not declared: 2 decimals
 
 
-def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
-    """A sortable, filterable table; text cells escaped (plaintext formatter).
-
-    The model's own frame is kept beside the displayed one, so downloads export the model's
-    exact values (not the display floats) for the rows the user sees.
-    """
-    shown = for_display(df)
+def _column_options(shown: pd.DataFrame) -> dict[str, Any]:
+    """Titles in words, each column's formatter (text escaped, numbers by their kind), the
+    first column frozen."""
     text_cols = [
         c
         for c in shown.columns
@@ -209,17 +205,30 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
     for c in shown.columns:
         if c not in text_cols:
             formatters[c] = number_formatter(presentation.field(c).kind, shown[c])
+    return dict(
+        formatters=formatters,
+        titles={c: presentation.label(c) for c in shown.columns},
+        frozen_columns=list(shown.columns[:1]),
+    )
+
+
+def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
+    """A sortable, filterable table; text cells escaped (plaintext formatter).
+
+    The model's own frame is kept beside the displayed one, so downloads export the model's
+    exact values (not the display floats) for the rows the user sees.
+    """
+    shown = for_display(df)
     options: dict[str, Any] = dict(
         pagination="local",
         page_size=15,
         show_index=False,
         disabled=True,
         sizing_mode="stretch_width",
-        formatters=formatters,
-        titles={c: presentation.label(c) for c in shown.columns},
-        frozen_columns=list(shown.columns[:1]),
         header_filters=kwargs.pop("header_filters", False),
-        layout="fit_data_table",
+        # as wide as its frame; columns past it scroll inside, the first one frozen
+        layout="fit_data_fill",
+        **_column_options(shown),
     )
     options.update(kwargs)
     widget = _Table(shown, **options)
@@ -237,7 +246,7 @@ class _Table(pn.widgets.Tabulator):
     def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
         if self._tieout_pending:
             self._tieout_pending = False
-            self.value = for_display(self.tieout_frame)
+            _show(self, for_display(self.tieout_frame))
         return super()._get_model(doc, root, parent, comm)
 
 
@@ -247,7 +256,16 @@ def show_frame(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
     if isinstance(widget, _Table) and not widget._models:
         widget._tieout_pending = True
         return
-    widget.value = for_display(df)
+    _show(widget, for_display(df))
+
+
+def _show(widget: pn.widgets.Tabulator, shown: pd.DataFrame) -> None:
+    """Set a table's rows; its titles and formats too when the columns are new (a table made
+    empty, or another breakdown)."""
+    if list(shown.columns) != list(widget.value.columns) or not widget.titles:
+        widget.param.update(value=shown, **_column_options(shown))
+    else:
+        widget.value = shown
 
 
 def exported_frame(widget: pn.widgets.Tabulator) -> pd.DataFrame:
@@ -478,8 +496,31 @@ def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
 
 
 def with_downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Column:
-    """A table with its CSV and XLSX downloads above it."""
-    return pn.Column(downloads(widget, stem), widget, sizing_mode="stretch_width")
+    """A table with its CSV and XLSX downloads above it, in a frame as wide as the page: a
+    table wider than that scrolls inside it, never widening the page."""
+    return pn.Column(downloads(widget, stem), framed(widget), sizing_mode="stretch_width")
+
+
+#: Tab panels may shrink to the window: as grid items they would otherwise be at least as wide
+#: as their widest content (a table of many columns), and the page with them.
+_TABS_CSS = ".bk-panel-models-layout-Column { min-width: 0; }"
+
+
+def tabs(*panels: Any, **kwargs: Any) -> pn.Tabs:
+    """A page's tabs: built when first opened, as wide as the page."""
+    return pn.Tabs(
+        *panels,
+        dynamic=True,
+        sizing_mode="stretch_width",
+        stylesheets=[_TABS_CSS],
+        **kwargs,
+    )
+
+
+def framed(widget: Any) -> pn.Column:
+    """``widget`` in a frame that scrolls sideways when it is wider than the page (a frame
+    that does not scroll takes the width of what it holds, and so does the page)."""
+    return pn.Column(widget, scroll="x-auto", sizing_mode="stretch_width")
 
 
 def workbook_download(model: Any) -> pn.widgets.FileDownload:

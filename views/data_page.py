@@ -27,7 +27,7 @@ from data import schemas
 from data.engine import default_cache_dir, forget_source, read_runs
 from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
 from data.validate import SUFFIXES
-from views.common import esc, table
+from views.common import esc, framed, table
 
 log = logging.getLogger("tieout")
 
@@ -267,13 +267,13 @@ class DataView(pn.viewable.Viewer):
                 "<p>Folders in use: " + ", ".join(f"<code>{esc(r)}</code>" for r in roots) + "</p>"
             ),
             pn.pane.Markdown("**Tables**"),
-            table(status_frame(sources)),
+            framed(table(status_frame(sources))),
             pn.pane.Markdown(
                 f"**Validation report**: {len(problems)} problem(s)"
                 if len(problems)
                 else "**Validation report**: no problems found."
             ),
-            table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
+            framed(table(problems, header_filters=True)) if len(problems) else pn.Spacer(height=0),
             pn.pane.Markdown("### Load other data"),
             self._loader_widgets(),
             self.progress_text,
@@ -286,7 +286,7 @@ class DataView(pn.viewable.Viewer):
                 "problems found and how long it took (hashes of each file are in the log file "
                 f"`{esc(self._cache_dir() / 'runs.jsonl')}`)."
             ),
-            table(runs_frame(runs)),
+            framed(table(runs_frame(runs))),
             sizing_mode="stretch_width",
         )
         if mode() == "desktop":  # the data in use lacks columns: offer its headers
@@ -470,7 +470,7 @@ class DataView(pn.viewable.Viewer):
         problems = problems_frame({d: source for d in wanted})
         self.report.objects = [
             pn.pane.Markdown("\n".join(lines)),
-            table(problems, header_filters=True) if len(problems) else pn.Spacer(height=0),
+            framed(table(problems, header_filters=True)) if len(problems) else pn.Spacer(height=0),
         ]
         self.candidate, self._domains = source, ok
         self.offer_columns(source, wanted)

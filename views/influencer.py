@@ -23,6 +23,7 @@ from views.common import (
     live_plot,
     show_frame,
     table,
+    tabs,
     with_downloads,
     workbook_download,
 )
@@ -221,7 +222,7 @@ class InfluencerView(pn.viewable.Viewer):
         )
         product_brand = pn.Column(
             *(
-                pn.Row(shares(d), with_downloads(share_tables[d], f"shares_by_{d}"))
+                pn.Column(shares(d), with_downloads(share_tables[d], f"shares_by_{d}"))
                 for d in ("product", "brand", "campaign")
             ),
             name="Product & Brand",
@@ -248,7 +249,7 @@ class InfluencerView(pn.viewable.Viewer):
                 pn.pane.Markdown("## Influencer marketing ROI"), pn.Spacer(), workbook_download(m)
             ),
             warnings,
-            pn.Tabs(overview, product_brand, influencers, dynamic=True),
+            tabs(overview, product_brand, influencers),
             sizing_mode="stretch_width",
         )
 

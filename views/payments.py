@@ -23,6 +23,7 @@ from views.common import (
     live_plot,
     show_frame,
     table,
+    tabs,
     with_downloads,
     workbook_download,
 )
@@ -168,14 +169,16 @@ class PaymentsView(pn.viewable.Viewer):
     metric = param.Selector(default="GPV", objects=list(METRICS), doc="Trend metric.")
     cohort_measure = param.Selector(
         default="active_share",
-        objects=["active_share", "gpv_retention"],
+        objects={"Merchants active": "active_share", "GPV retention": "gpv_retention"},
         doc="Cohort cell measure.",
     )
     drill_cell = param.Tuple(
         default=None, length=2, allow_None=True, doc="(decline reason, channel) drilled into."
     )
     breakdown_dim = param.Selector(
-        default="segment", objects=["segment", "industry", "region"], doc="Drivers dimension."
+        default="segment",
+        objects={"Segment": "segment", "Industry": "industry", "Region": "region"},
+        doc="Drivers dimension.",
     )
 
     def __init__(self, **params: Any):
@@ -268,7 +271,7 @@ class PaymentsView(pn.viewable.Viewer):
         )
         self._layout = pn.Column(
             pn.Row(pn.pane.Markdown("## Payments analytics"), pn.Spacer(), workbook_download(m)),
-            pn.Tabs(overview, drivers, declines, cohorts, concentration, churn, dynamic=True),
+            tabs(overview, drivers, declines, cohorts, concentration, churn),
             sizing_mode="stretch_width",
         )
 

@@ -23,6 +23,7 @@ from views.common import (
     live_plot,
     show_frame,
     table,
+    tabs,
     with_downloads,
     workbook_download,
 )
@@ -235,9 +236,21 @@ class ReconciliationView(pn.viewable.Viewer):
     funnel_campaign = param.Selector(default=None, objects=[], doc="Campaign of the funnel chart.")
     exception_class = param.ListSelector(
         default=[],
-        objects=["amount_mismatch", "missing_in_finance", "refunded", "matched", "finance_only"],
+        objects={
+            presentation.code_label(c): c
+            for c in (
+                "amount_mismatch",
+                "missing_in_finance",
+                "refunded",
+                "matched",
+                "finance_only",
+            )
+        },
     )
-    exception_flag = param.Selector(default="any", objects=["any", "duplicate_claim", "timing"])
+    exception_flag = param.Selector(
+        default="any",
+        objects={"Any flag": "any", "Duplicate claim": "duplicate_claim", "Timing": "timing"},
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -262,7 +275,7 @@ class ReconciliationView(pn.viewable.Viewer):
         self._sync_campaigns()
         m.param.watch(lambda e: self._sync_campaigns(), "funnel")
         approx = pn.pane.Alert(
-            "These claims have no order_id: the comparison is by day x campaign, with each day's "
+            "These claims have no order ID: the comparison is by day x campaign, with each day's "
             "finance revenue allocated to campaigns pro rata to their claims. **Approximate.**",
             alert_type="warning",
             visible=m.approximate,
@@ -312,14 +325,12 @@ class ReconciliationView(pn.viewable.Viewer):
         self._exceptions = table(no_exceptions(), header_filters=True, pagination="remote")
         self._exceptions_shown: tuple[Any, ...] = ()
         exceptions = pn.Column(
-            pn.Row(
-                choice_filter(self.param.exception_class, name="Class"),
-                pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
-            ),
+            choice_filter(self.param.exception_class, name="Class"),
+            pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
             with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
         )
-        self._tabs = pn.Tabs(summary, roas, funnel, daily, exceptions, dynamic=True)
+        self._tabs = tabs(summary, roas, funnel, daily, exceptions)
         self._tabs.param.watch(self._update_exceptions, "active")
         m.param.watch(self._update_exceptions, "computations")
         for p_ in ("exception_class", "exception_flag"):
