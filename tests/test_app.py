@@ -53,7 +53,7 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     view.model.campaigns = ["CampB"]
     assert cards.object != before
     assert view._exceptions.value.empty  # worked out only once their tab is open
-    roas_table = tabs[1][1][1]  # on a tab not drawn yet: keeps the new rows until it is
+    roas_table = tabs[1][1][1][0]  # on a tab not drawn yet (in its frame): keeps new rows
     assert roas_table.tieout_frame["campaign"].tolist() == ["CampB"]
     assert roas_table.value["campaign"].tolist() == ["CampA", "CampB"]
     for i in range(len(tabs)):
