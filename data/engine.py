@@ -353,6 +353,7 @@ def drop_raw(con: duckdb.DuckDBPyConnection, domain: str) -> None:
 #: Mart builders by domain: ``fn(backend) -> {name: ibis expression}``, registered by data.marts.
 #: A value may instead be a function returning the expression, called once the marts before it
 #: are stored (so a rollup of a mart reads the stored mart, not its whole computation again).
+#: A name starting with ``_`` is an intermediate step, dropped once the domain's marts are built.
 Mart = ibis.Table | Callable[[], ibis.Table]
 MART_BUILDERS: dict[str, Callable[[_DuckDBBackend], dict[str, Mart]]] = {}
 
@@ -457,11 +458,16 @@ def build_database(
                     if builder is not None:
                         say(f"building {domain} marts")
                         be = ibis.duckdb.from_connection(con)
+                        steps: list[str] = []
                         for name, expr in builder(be).items():
                             with watch(con, say, f"building {domain} mart {name}"):
                                 if callable(expr):  # built from marts stored before it
                                     expr = expr()
                                 be.create_table(name, expr, overwrite=True)
+                                if name.startswith("_"):
+                                    steps.append(name)
+                        for name in steps:  # intermediate steps are not kept
+                            con.execute(f'DROP TABLE "{name}"')
                     status.loaded = True
                 except (duckdb.Error, ibis.common.exceptions.IbisError, ValueError) as exc:
                     log.exception("loading %s from %s failed", domain, root)

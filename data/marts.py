@@ -57,6 +57,8 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
     ``pay_declines``: declined attempts by merchant x day x channel x method x reason.
     ``pay_merchant_daily``: ``pay_daily`` summed over channels and methods (about a third of
     its rows), read when neither of those filters is on.
+    ``_pay_intents`` (dropped once the marts are built): intents by the keys of their first
+    attempt.
     ``pay_monthly``: approved attempts and GPV by merchant x month (``year * 12 + month - 1``) x
     channel x method, with merchant attributes: what cohort retention reads.
     """
@@ -92,17 +94,25 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
             )
         )
         intents = i.group_by(list(PAY_KEYS)).agg(n=i.count(), n_ok=i.any_ok.cast("int64").sum())
-        # An intent's first attempt is an attempt, so its keys are among ``base``'s: a left join
-        # (NULL-safe: payment_method may be empty) adds the counts (a union regrouped was 2x).
-        same = [base[k].identical_to(intents[k]) for k in PAY_KEYS]
-        j = base.left_join(intents, same)
-        base = j.select(
-            *(base[k] for k in PAY_KEYS),
-            *(base[m] for m in PAY_MEASURES[:-2]),
-            intents=j.n.fill_null(0),
-            intents_approved=j.n_ok.fill_null(0),
-        )
     m = be.table("merchants").select("merchant_id", *MERCHANT_ATTRS)
+
+    def daily() -> ibis.Table:
+        """The attempts rollup with the intents' counts (stored first, as ``_pay_intents``:
+        both grouped in one statement ran out of memory at 100M rows under a 2 GiB limit). An
+        intent's first attempt is an attempt, so its keys are among the rollup's: a left join
+        (NULL-safe: payment_method may be empty) adds the counts."""
+        rolled = base
+        if has_intent:
+            it = be.table("_pay_intents")
+            j = base.left_join(it, [base[k].identical_to(it[k]) for k in PAY_KEYS])
+            rolled = j.select(
+                *(base[k] for k in PAY_KEYS),
+                *(base[m] for m in PAY_MEASURES[:-2]),
+                intents=j.n.fill_null(0),
+                intents_approved=j.n_ok.fill_null(0),
+            )
+        return rolled.join(m, "merchant_id").order_by("day")
+
     d = t.filter(~t.ok)
     declines = d.group_by([*PAY_KEYS, "decline_reason"]).agg(count=d.count())
     declines = declines.join(m, "merchant_id").order_by("day")
@@ -121,7 +131,8 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
         return per_day.agg(**{k: daily[k].sum() for k in PAY_MEASURES}).order_by("day")
 
     return {
-        "pay_daily": base.join(m, "merchant_id").order_by("day"),
+        **({"_pay_intents": intents} if has_intent else {}),
+        "pay_daily": daily,
         "pay_merchant_daily": per_day,
         "pay_declines": declines,
         "pay_monthly": monthly,
