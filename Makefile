@@ -6,24 +6,29 @@ DEMO   ?= demo-data
 ROWS   ?= 1000000
 PORT   ?= 5006
 
-.PHONY: install run test lint bench bench-100m load demo clean exe desktop
+.PHONY: install run test lint bench bench-100m load demo clean exe desktop screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# What running needs (`make run`), and the development and build extras on top (`make test`).
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev,build]"
-	@touch $@
+	@touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed
 
-$(DEMO)/.tieout-demo: | $(VENV)/.installed
+$(DEMO)/.tieout-demo: | $(VENV)/.installed-run
 	$(BIN)/tieout generate --out $(DEMO) --rows $(ROWS)
 
 demo: $(DEMO)/.tieout-demo
 
-run: install demo
+run: $(VENV)/.installed-run demo
 	$(BIN)/tieout serve --data $(DEMO) --port $(PORT)
 
 lint: install
@@ -59,3 +64,7 @@ load: install demo
 
 clean:
 	rm -rf $(VENV) .tieout-cache dist pyinstaller-work
+
+# Every page and tab at 1440x900 and 1024x768, light and dark, in tests/artifacts/screens/.
+screenshots: install demo
+	$(BIN)/python -m tests.screens --data $(DEMO)

@@ -52,6 +52,9 @@ FIELDS: dict[str, Field] = {
     ),
     "gpv": F("GPV", "money", "Gross payment volume: the amount of approved attempts."),
     "gpv_prev_period": F("GPV, previous period", "money", "GPV of the compared period."),
+    "gpv_prev": F("GPV, previous period", "money"),
+    "approval_rate_prev": F("Approval rate, previous period", "percent"),
+    "fee_yield_bps_prev": F("Fee yield, previous period", "bps"),
     "gpv_change_pct": F("GPV change", "pct", "(GPV - previous GPV) / previous GPV x 100."),
     "fee_revenue": F("Fee revenue", "money", "Fees on approved attempts."),
     "fee_yield_bps": F("Fee yield", "bps", "Fee revenue / GPV x 10,000."),
@@ -112,8 +115,8 @@ FIELDS: dict[str, Field] = {
     "revenue": F("Revenue", "money", "Revenue of the sales."),
     "revenue_influenced": F("Influenced revenue", "money", "Revenue of Influenced sales."),
     "revenue_organic": F("Organic revenue", "money", "Revenue of Organic sales."),
-    "orders_total": F("Orders", "count"),
-    "orders_influenced": F("Influenced orders", "count"),
+    "orders_total": F("Orders", "count", "Orders of every tracked sale."),
+    "orders_influenced": F("Influenced orders", "count", "Orders of Influenced sales."),
     "orders": F("Orders", "count"),
     "payout": F("Payout", "money", "What the influencers cost in the period (commission, fees)."),
     "gross_profit": F("Gross profit", "money", "Influenced revenue x (1 - cost of goods)."),
@@ -122,7 +125,7 @@ FIELDS: dict[str, Field] = {
     "roas": F("ROAS", "multiple", "Influenced revenue / payout."),
     "blended_roas": F("Blended ROAS", "multiple", "All revenue / payout."),
     "engagement_rate_pct": F("Engagement rate", "pct", "(Likes + comments) / reach x 100."),
-    "posts": F("Posts", "count"),
+    "posts": F("Posts", "count", "Posts published in the period."),
     "reach": F("Reach", "count", "People who saw the posts."),
     "active_influencers": F(
         "Active influencers", "count", "Influencers with posts or influenced sales."
@@ -154,14 +157,28 @@ FIELDS: dict[str, Field] = {
     "cac": F("CAC", "money", "Spend / distinct users who checked out from a campaign."),
     "checkout_users": F("Customers at checkout", "count"),
     "match_rate": F("Match rate", "percent", "Claimed orders matched in finance / claimed."),
-    "orders_claimed": F("Orders claimed", "count"),
-    "orders_matched": F("Orders matched", "count"),
-    "orders_amount_mismatch": F("Amount differences", "count"),
-    "orders_missing_in_finance": F("Missing in finance", "count"),
-    "orders_refunded": F("Refunded", "count"),
-    "orders_duplicate_claims": F("Duplicate claims", "count"),
-    "orders_timing": F("Timing differences", "count"),
-    "orders_finance_only": F("Finance only", "count"),
+    "orders_claimed": F("Orders claimed", "count", "Distinct orders with a claim in the period."),
+    "orders_matched": F(
+        "Orders matched", "count", "Claimed orders booked in finance at the claimed amount."
+    ),
+    "orders_amount_mismatch": F(
+        "Amount differences", "count", "Booked orders whose amount differs past the tolerance."
+    ),
+    "orders_missing_in_finance": F(
+        "Missing in finance", "count", "Claimed orders that finance does not have."
+    ),
+    "orders_refunded": F("Refunded", "count", "Claimed orders finance has as not booked."),
+    "orders_duplicate_claims": F(
+        "Duplicate claims", "count", "Orders claimed more than once in the period."
+    ),
+    "orders_timing": F(
+        "Timing differences",
+        "count",
+        "Booked orders whose finance date is more than the timing window from the claim.",
+    ),
+    "orders_finance_only": F(
+        "Finance only", "count", "Orders booked in finance that no campaign claimed."
+    ),
     "step": F("Step", "text"),
     "users": F("Users", "count"),
     "step_conversion": F("Step conversion", "percent", "Users at this step / at the step before."),
@@ -304,3 +321,103 @@ def compact(value: float, kind: str) -> str:
     else:
         text = f"{v:.0f}" if kind in ("money", "count", "index") else f"{v:.2f}"
     return f"{sign}${text}" if kind == "money" else f"{sign}{text}"
+
+
+#: KPI keys of each domain's ``tieout kpis`` output, in the order the reference lists them.
+KPI_KEYS: dict[str, tuple[str, ...]] = {
+    "payments": (
+        "attempts",
+        "approved",
+        "approval_rate",
+        "approval_rate_value",
+        "approval_rate_dedup",
+        "gpv",
+        "gpv_prev_period",
+        "gpv_change_pct",
+        "fee_revenue",
+        "fee_yield_bps",
+        "avg_ticket",
+        "active_merchants",
+        "top10_share",
+        "top1pct_share",
+        "hhi",
+        "gini",
+        "churn_risk_merchants",
+    ),
+    "influencer": (
+        "revenue_total",
+        "revenue_influenced",
+        "revenue_organic",
+        "orders_total",
+        "orders_influenced",
+        "payout",
+        "gross_profit",
+        "net_profit",
+        "roi_pct",
+        "roas",
+        "blended_roas",
+        "engagement_rate_pct",
+        "posts",
+        "reach",
+        "active_influencers",
+    ),
+    "reconciliation": (
+        "spend",
+        "revenue_marketing",
+        "revenue_finance",
+        "discrepancy_pct",
+        "roas_marketing",
+        "roas_finance",
+        "cac",
+        "orders_claimed",
+        "orders_matched",
+        "orders_amount_mismatch",
+        "orders_missing_in_finance",
+        "orders_refunded",
+        "orders_duplicate_claims",
+        "orders_timing",
+        "orders_finance_only",
+        "match_rate",
+    ),
+}
+KINDS_SHOWN = {
+    "money": "$1,234.56",
+    "count": "1,234",
+    "percent": "84.8%",
+    "pct": "46.7%",
+    "points": "+0.6 pp",
+    "bps": "262.4 bps",
+    "multiple": "1.43x",
+    "index": "4,926",
+    "coef": "0.957",
+    "date": "2025-01-31",
+    "text": "as given",
+}
+
+
+def reference_markdown() -> str:
+    """The KPI reference (docs/kpis.md): every KPI key with its label, kind and definition."""
+    lines = [
+        "# KPI reference",
+        "",
+        "Generated from `models/presentation.py` (`python -m models.presentation > docs/kpis.md`;",
+        "a test keeps this file equal to it). Keys are those of `tieout kpis` JSON; pages show",
+        "the label, and each value as its kind shows it.",
+        "",
+    ]
+    for domain, keys in KPI_KEYS.items():
+        lines += [f"## {domain.capitalize()}", "", "| Key | Shown as | Shown like | Definition |"]
+        lines += ["|---|---|---|---|"]
+        for key in keys:
+            f = FIELDS[key]
+            lines.append(f"| `{key}` | {f.label} | {KINDS_SHOWN[f.kind]} | {f.definition} |")
+        lines.append("")
+    lines += ["## Codes shown in words", "", "| Code | Shown as |", "|---|---|"]
+    lines += [f"| `{code}` | {text} |" for code, text in CODES.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(reference_markdown())

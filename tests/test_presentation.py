@@ -1,0 +1,114 @@
+"""The presentation vocabulary: every KPI and output column has a label, a kind and (for KPIs) a
+definition; values are written as people read them; the KPI reference in docs/ is generated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data.engine import open_source
+from models import make_model, presentation
+from models.presentation import FIELDS, KPI_KEYS, code_label, compact, full
+from tests import influencer_tiny, recon_tiny
+from tests.conftest import write_tables
+from tests.payments_tiny import MERCHANTS, TRANSACTIONS
+
+DOCS = Path(__file__).parents[1] / "docs" / "kpis.md"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("tiny")
+    write_tables(root, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS})
+    write_tables(root, "influencer", influencer_tiny.tables())
+    write_tables(root, "reconciliation", recon_tiny.tables())
+    source = open_source(root)
+    return {d: make_model(d, source) for d in KPI_KEYS}
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "shown"),
+    [
+        (1653204.17, "money", "$1,653,204.17"),
+        (-5.5, "money", "-$5.50"),
+        (1234, "count", "1,234"),
+        (0.847634, "percent", "84.8%"),  # 0.847634 x 100 = 84.7634 -> one decimal
+        (46.68796, "pct", "46.7%"),
+        (0.005971, "points", "+0.6 pp"),  # 0.005971 x 100 = 0.5971 pp
+        (262.4438, "bps", "262.4 bps"),
+        (1.433392, "multiple", "1.43x"),
+        (4926.2, "index", "4,926"),
+        (0.95712, "coef", "0.957"),
+        (None, "money", "n/a"),
+        (float("nan"), "percent", "n/a"),
+        ("do_not_honor", "text", "Do not honor"),
+        ("some_code_we_do_not_know", "text", "some_code_we_do_not_know"),
+    ],
+)
+def test_values_are_written_for_their_kind(value: object, kind: str, shown: str) -> None:
+    assert full(value, kind) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "shown"),
+    [
+        (2_200_000, "money", "$2.2M"),
+        (1_000_000, "money", "$1M"),
+        (-1500, "money", "-$1.5K"),
+        (950, "money", "$950"),
+        (0.85, "percent", "85%"),
+        (1.43, "multiple", "1.4x"),
+        (250, "bps", "250 bps"),
+        (3_400_000_000, "count", "3.4B"),
+    ],
+)
+def test_axis_values_are_compact(value: float, kind: str, shown: str) -> None:
+    assert compact(value, kind) == shown
+
+
+def test_every_kpi_has_a_label_kind_and_definition(models: dict) -> None:
+    for domain, model in models.items():
+        keys = set(model.kpis) - {"bridge"}  # the bridge is shown as its own table
+        assert keys == set(KPI_KEYS[domain]), domain
+        for key in keys:
+            f = FIELDS[key]
+            assert f.label and f.kind in presentation.KINDS_SHOWN and f.definition, key
+            assert not presentation.is_snake_code(f.label), key
+
+
+def test_every_output_column_is_declared(models: dict) -> None:
+    missing = set()
+    for model in models.values():
+        for name in model.param:
+            value = getattr(model, name)
+            frames = value.values() if isinstance(value, dict) else [value]
+            for frame in frames:
+                if isinstance(frame, pd.DataFrame):
+                    missing |= {c for c in frame.columns if c not in FIELDS}
+    assert missing == set()
+
+
+def test_code_labels_cover_the_codes_the_app_writes() -> None:
+    from models.payments import churn_reason
+    from models.reconciliation import BRIDGE_STEPS, CLASSES, FUNNEL_STEPS
+
+    reference = pd.read_csv(
+        Path(__file__).parents[1] / "data" / "reference" / "decline_classes.csv"
+    )
+    codes = {
+        *BRIDGE_STEPS,
+        *CLASSES,
+        *FUNNEL_STEPS,
+        *reference["decline_reason"],
+        *reference["decline_class"],
+        churn_reason(0, 1, None, None)[0],
+        churn_reason(1, 10, 0.5, 0.9)[0],
+        churn_reason(1, 10, None, None)[0],
+    }
+    assert {c for c in codes if code_label(c) == c} == set()
+
+
+def test_the_kpi_reference_in_docs_is_generated() -> None:
+    assert DOCS.read_text(encoding="utf-8") == presentation.reference_markdown()
