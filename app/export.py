@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from models import presentation
+
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 FORMATS = ("csv", "xlsx", "parquet")
 
@@ -77,8 +79,26 @@ def _cell(value: Any) -> Any:
     return neutralise(value)
 
 
+#: Excel number formats by presentation kind (`models.presentation`): the cells stay numbers.
+EXCEL_FORMATS = {
+    "money": '"$"#,##0.00;-"$"#,##0.00',
+    "count": "#,##0",
+    "index": "#,##0",
+    "percent": "0.0%",
+    "points": "+0.0%;-0.0%",
+    "pct": '0.0"%"',
+    "bps": '#,##0.0" bps"',
+    "multiple": '0.00"x"',
+    "coef": "0.000",
+    "date": "yyyy-mm-dd",
+}
+
+
 def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None = None) -> None:
-    """``header`` rows (label, value) and a blank row, then ``df`` with its column names."""
+    """``header`` rows (label, value) and a blank row, then ``df`` with its column names; each
+    number column in the format of its kind, each column wide enough for its name."""
+    from openpyxl.utils import get_column_letter
+
     for label, value in header or []:
         ws.append([_cell(label), _cell(value)])
     if header:
@@ -89,6 +109,17 @@ def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None
         ws.append([_cell(v) for v in row])
     for cell in ws[first]:  # column names are text, never a formula
         cell.data_type = "s"
+    by_row = "kpi" in df.columns  # the KPI sheet: each row a KPI of its own kind
+    for i, name in enumerate(df.columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(len(str(name)), 10) + 4, 60)
+        fmt = EXCEL_FORMATS.get(presentation.field(str(name)).kind)
+        for r in range(first + 1, ws.max_row + 1):
+            cell = ws.cell(row=r, column=i)
+            if by_row and name in ("value", "previous_period"):
+                kpi = ws.cell(row=r, column=df.columns.get_loc("kpi") + 1).value
+                fmt = EXCEL_FORMATS.get(presentation.field(str(kpi)).kind)
+            if fmt and isinstance(cell.value, int | float | Decimal | dt.date):
+                cell.number_format = fmt
     if not header:
         ws.freeze_panes = "A2"
 

@@ -132,3 +132,18 @@ def test_reconciliation_exports_carry_the_exceptions(tmp_path: Path) -> None:
         "A7",
         "F1",
     ]
+
+
+def test_workbook_numbers_carry_the_format_of_their_kind(model) -> None:
+    book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
+    kpis = book.worksheets[0]
+    rows = {r[0].value: r for r in kpis.iter_rows() if r[0].value}
+    assert rows["gpv"][1].number_format == '"$"#,##0.00;-"$"#,##0.00'
+    assert rows["approval_rate"][1].number_format == "0.0%"
+    assert rows["fee_yield_bps"][1].number_format == '#,##0.0" bps"'
+    assert isinstance(rows["gpv"][1].value, int | float)  # still a number, not text
+    top = book["top_merchants"]
+    header = [c.value for c in top[1]]
+    share = top.cell(row=2, column=header.index("share") + 1)
+    assert share.number_format == "0.0%" and isinstance(share.value, float)
+    assert top.column_dimensions["A"].width >= len("merchant_id")
