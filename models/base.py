@@ -32,6 +32,46 @@ class FiniteNumber(param.Number):
             raise ValueError(f"{self.name}: expected a finite number, got {value!r}")
 
 
+#: Period presets, by label: each ends on the last day with data (not today: a file's data
+#: usually ends before the day it is looked at), clipped to the data's first day.
+PERIOD_PRESETS = (
+    "Last 7 days",
+    "Last 30 days",
+    "Last 90 days",
+    "Month to date",
+    "Quarter to date",
+    "Year to date",
+    "Last full month",
+    "Last full quarter",
+    "All data",
+)
+
+
+def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The (start, end) of preset ``name`` for data from ``first`` to ``last``."""
+    q_start = dt.date(last.year, 3 * ((last.month - 1) // 3) + 1, 1)
+    after = last + dt.timedelta(days=1)  # a month or quarter ending on `last` is full
+    if name.startswith("Last ") and name.endswith(" days"):
+        start, end = last - dt.timedelta(days=int(name.split()[1]) - 1), last
+    elif name == "Month to date":
+        start, end = last.replace(day=1), last
+    elif name == "Quarter to date":
+        start, end = q_start, last
+    elif name == "Year to date":
+        start, end = dt.date(last.year, 1, 1), last
+    elif name == "Last full month":
+        end = after.replace(day=1) - dt.timedelta(days=1)
+        start = end.replace(day=1)
+    elif name == "Last full quarter":
+        end = dt.date(after.year, 3 * ((after.month - 1) // 3) + 1, 1) - dt.timedelta(days=1)
+        start = dt.date(end.year, end.month - 2, 1)
+    elif name == "All data":
+        start, end = first, last
+    else:
+        raise ValueError(f"unknown period preset {name!r}: one of {', '.join(PERIOD_PRESETS)}")
+    return max(start, first), max(min(end, last), max(start, first))
+
+
 class DomainModel(param.Parameterized):
     """Owns one domain's filter state and computed outputs."""
 
@@ -108,6 +148,17 @@ class DomainModel(param.Parameterized):
     def tables(self) -> dict[str, Any]:
         """The tables `tieout kpis --tables` prints, as DataFrames."""
         return {}
+
+    def clear_filters(self) -> None:
+        """Every filter off and the whole data span, in one change."""
+        self.param.update(**{f: [] for f in self.FILTERS}, start=self.data_start, end=self.data_end)
+
+    def use_preset(self, name: str) -> None:
+        """Set the period to the preset ``name`` (`PERIOD_PRESETS`), in one change."""
+        if self.data_start is None or self.data_end is None:
+            return
+        start, end = preset_period(name, self.data_start, self.data_end)
+        self.param.update(start=start, end=end)
 
     # -- machinery ----------------------------------------------------------------------
     def period(self) -> tuple[dt.date, dt.date]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import panel as pn
 from bokeh.document import Document
 from pyviz_comms import Comm
 
@@ -143,3 +144,21 @@ def test_changed_source_files_show_a_notice_and_reload(tmp_path: Path) -> None:
     app._reload.wait(60)
     assert app.model("payments").kpis["gpv"] - gpv == 100
     assert app.check_files() == [] and not app.stale_text.visible
+
+
+def test_period_presets_and_clear_filters_in_the_sidebar(tmp_path: Path) -> None:
+    import datetime as dt
+
+    root = write_tables(
+        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    app = create_app(open_source(root))
+    view = app.tieout_pages["payments"][0]
+    model = view.model
+    row = next(o for o in view.filters if isinstance(o, pn.Row))
+    presets, clear = row
+    presets.clicked = "Last full month"  # the tiny data ends 2025-02-28: all of February
+    assert (model.start, model.end) == (dt.date(2025, 2, 1), dt.date(2025, 2, 28))
+    model.segments = ["SMB"]
+    clear.clicks += 1
+    assert model.segments == [] and (model.start, model.end) == (model.data_start, model.data_end)

@@ -43,6 +43,27 @@ class SafeMultiChoice(pn.widgets.MultiChoice):
         return props
 
 
+def period_widgets(model: Any) -> list[Any]:
+    """From and To pickers, the period presets and *Clear filters*, for a page's sidebar."""
+    from models.base import PERIOD_PRESETS
+
+    presets = pn.widgets.MenuButton(
+        label="Period presets",
+        items=list(PERIOD_PRESETS),
+        sizing_mode="stretch_width",
+    )
+    presets.on_click(lambda e: model.use_preset(e.new))
+    clear = pn.widgets.Button(label="Clear filters", sizing_mode="stretch_width")
+    clear.on_click(lambda _e: model.clear_filters())
+    return [
+        pn.widgets.DatePicker.from_param(
+            model.param.start, name="From", sizing_mode="stretch_width"
+        ),
+        pn.widgets.DatePicker.from_param(model.param.end, name="To", sizing_mode="stretch_width"),
+        pn.Row(presets, clear, sizing_mode="stretch_width"),
+    ]
+
+
 def choice_filter(parameter: param.Parameter, name: str) -> SafeMultiChoice:
     """The sidebar filter of a model's list parameter (options shown as text)."""
     return SafeMultiChoice.from_param(parameter, name=name, sizing_mode="stretch_width")

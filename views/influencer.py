@@ -21,6 +21,7 @@ from views.common import (
     for_display,
     hover,
     live_plot,
+    period_widgets,
     show_frame,
     table,
     tabs,
@@ -185,10 +186,7 @@ class InfluencerView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(
-                m.param.start, name="From", sizing_mode="stretch_width"
-            ),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
+            *period_widgets(m),
             *(choice_filter(m.param[p], name=p.capitalize()) for p in m.FILTERS),
             pn.widgets.FloatSlider.from_param(m.param.cogs, name="COGS share", step=0.01),
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),

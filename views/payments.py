@@ -21,6 +21,7 @@ from views.common import (
     esc,
     hover,
     live_plot,
+    period_widgets,
     show_frame,
     table,
     tabs,
@@ -185,10 +186,7 @@ class PaymentsView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(
-                m.param.start, name="From", sizing_mode="stretch_width"
-            ),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
+            *period_widgets(m),
             *(choice_filter(m.param[p], name=p.replace("_", " ").capitalize()) for p in m.FILTERS),
             sizing_mode="stretch_width",
         )

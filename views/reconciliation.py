@@ -21,6 +21,7 @@ from views.common import (
     for_display,
     hover,
     live_plot,
+    period_widgets,
     show_frame,
     table,
     tabs,
@@ -256,10 +257,7 @@ class ReconciliationView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self.filters = pn.Column(
-            pn.widgets.DatePicker.from_param(
-                m.param.start, name="From", sizing_mode="stretch_width"
-            ),
-            pn.widgets.DatePicker.from_param(m.param.end, name="To", sizing_mode="stretch_width"),
+            *period_widgets(m),
             choice_filter(m.param.channels, name="Channels"),
             choice_filter(m.param.campaigns, name="Campaigns"),
             pn.widgets.FloatInput.from_param(
