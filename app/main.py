@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import traceback
 import urllib.parse
 from typing import Any
@@ -72,6 +73,25 @@ def _notify_later(warnings: list[str]) -> None:
         pn.state.onload(lambda: doc.add_timeout_callback(show, 500))
     else:
         show()
+
+
+def theme_button(label: str, theme: str) -> pn.widgets.Button:
+    """Switch to ``theme``: the page reloads with its link (page, tab, filters) kept."""
+    button = pn.widgets.Button(label=label, color="light", variant="outline", margin=(0, 2))
+    button.js_on_click(
+        args={"theme": theme},
+        code=(
+            "const u = new URL(window.location.href);"
+            "u.searchParams.set('theme', theme);"
+            "window.location.href = u.toString();"
+        ),
+    )
+    return button
+
+
+def tab_slug(name: str) -> str:
+    """A tab's name in a link: ``ROAS & CAC`` -> ``roas-cac``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
@@ -321,6 +341,16 @@ class TieoutApp:
                 model.param.update(**asked["values"])
             if asked["problems"]:
                 _notify_later([html.escape(p) for p in asked["problems"]])
+        view_tabs = getattr(self.built[page][0], "tabs", None)
+        if view_tabs is not None:
+            if self.query.get("page", ["payments"])[0] == page and "tab" in self.query:
+                slugs = [tab_slug(t.name) for t in view_tabs]
+                wanted = self.query["tab"][0]
+                if wanted in slugs:
+                    view_tabs.active = slugs.index(wanted)
+                else:
+                    _notify_later([html.escape(f"tab={wanted}: no such tab (ignored)")])
+            view_tabs.param.watch(lambda *_: self._write_url(page), "active")
         names = ["start", "end", *model.FILTERS, *model.SETTINGS]
         model.param.watch(lambda *_: self._write_url(page), names)
 
@@ -335,6 +365,9 @@ class TieoutApp:
         model = self.model(page)
         if model is not None:
             query.update(to_query(model))
+        view_tabs = getattr(self.built.get(page, (None,))[0], "tabs", None)
+        if view_tabs is not None and view_tabs.active:
+            query["tab"] = [tab_slug(view_tabs[view_tabs.active].name)]
         search = urllib.parse.urlencode(query, doseq=True)
         pn.state.location.search = f"?{search}" if search else ""
 
@@ -347,10 +380,10 @@ class TieoutApp:
             sidebar=[pn.pane.Markdown("### Pages"), self.nav, self.side_filters],
             main=[pn.Row(self.stale_text, self.stale_button), self.main],
             header=[
-                pn.pane.HTML(
-                    f'<span style="color:white">Data: {where}</span>'
-                    '&nbsp;&nbsp;<a style="color:white" href="?theme=default">Light</a> | '
-                    '<a style="color:white" href="?theme=dark">Dark</a>'
+                pn.Row(
+                    pn.pane.HTML(f'<span style="color:white">Data: {where}</span>'),
+                    theme_button("Light", "default"),
+                    theme_button("Dark", "dark"),
                 )
             ],
             theme="dark" if dark else "default",

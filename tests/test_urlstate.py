@@ -110,3 +110,14 @@ def test_a_link_with_several_filters_reproduces_the_view(
     model = template.tieout_app.model(page)
     assert {k: getattr(model, k) for k in expect} == expect
     model.param.update(start=model.start, end=model.end)  # and a later batch of changes
+
+
+def test_a_link_opens_its_tab(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.main as main_mod
+
+    query = {"page": ["reconciliation"], "tab": ["roas-cac"]}
+    monkeypatch.setattr(main_mod, "_session_query", lambda: query)
+    template = main_mod.create_app(open_source(root))
+    view = template.tieout_pages["reconciliation"][0]
+    assert view.tabs[view.tabs.active].name == "ROAS & CAC"
+    assert main_mod.tab_slug("ROAS & CAC") == "roas-cac"

@@ -242,12 +242,13 @@ class InfluencerView(pn.viewable.Viewer):
             with_downloads(full, "influencers"),
             name="Influencers",
         )
+        self.tabs = tabs(overview, product_brand, influencers)
         self._layout = pn.Column(
             pn.Row(
                 pn.pane.Markdown("## Influencer marketing ROI"), pn.Spacer(), workbook_download(m)
             ),
             warnings,
-            tabs(overview, product_brand, influencers),
+            self.tabs,
             sizing_mode="stretch_width",
         )
 

@@ -267,9 +267,10 @@ class PaymentsView(pn.viewable.Viewer):
             with_downloads(churn_table, "churn_risk"),
             name="Churn",
         )
+        self.tabs = tabs(overview, drivers, declines, cohorts, concentration, churn)
         self._layout = pn.Column(
             pn.Row(pn.pane.Markdown("## Payments analytics"), pn.Spacer(), workbook_download(m)),
-            tabs(overview, drivers, declines, cohorts, concentration, churn),
+            self.tabs,
             sizing_mode="stretch_width",
         )
 

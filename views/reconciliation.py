@@ -328,8 +328,8 @@ class ReconciliationView(pn.viewable.Viewer):
             with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
         )
-        self._tabs = tabs(summary, roas, funnel, daily, exceptions)
-        self._tabs.param.watch(self._update_exceptions, "active")
+        self.tabs = tabs(summary, roas, funnel, daily, exceptions)
+        self.tabs.param.watch(self._update_exceptions, "active")
         m.param.watch(self._update_exceptions, "computations")
         for p_ in ("exception_class", "exception_flag"):
             self.param.watch(self._update_exceptions, p_)
@@ -339,7 +339,7 @@ class ReconciliationView(pn.viewable.Viewer):
                 pn.Spacer(),
                 workbook_download(m),
             ),
-            self._tabs,
+            self.tabs,
             sizing_mode="stretch_width",
         )
 
@@ -361,7 +361,7 @@ class ReconciliationView(pn.viewable.Viewer):
 
     def _update_exceptions(self, *_: Any) -> None:
         """Show the current exceptions if their tab is open and they are not shown yet."""
-        if self._tabs.active != len(self._tabs) - 1:
+        if self.tabs.active != len(self.tabs) - 1:
             return
         key = (self.model.computations, tuple(self.exception_class), self.exception_flag)
         if key != self._exceptions_shown:
