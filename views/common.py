@@ -353,8 +353,10 @@ def hover(*columns: str, kinds: dict[str, str] | None = None) -> list[tuple[str,
             value = ref + "{0,0.0}%"
         elif kind == "bps":
             value = ref + "{0,0.0} bps"
-        elif kind == "points":
+        elif kind == "points":  # numeral's % multiplies by 100: a fraction's change in points
             value = ref + "{+0.0%}"
+            lines.append((f.label + " (points)", value))
+            continue
         else:
             value = ref
         lines.append((f.label, value + ("x" if kind == "multiple" else "")))

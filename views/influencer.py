@@ -252,9 +252,8 @@ class InfluencerView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    @staticmethod
-    def _influencer_cards(kpis: dict[str, Any], prev: dict[str, Any]) -> str:
-        return cards_html(INFLUENCER_CARDS, kpis, prev)
+    def _influencer_cards(self, kpis: dict[str, Any], prev: dict[str, Any]) -> str:
+        return cards_html(INFLUENCER_CARDS, kpis, prev, self.model)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

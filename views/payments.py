@@ -58,9 +58,9 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
         "approval_rate": "approval_rate_change",
         "fee_yield_bps": "fee_yield_change_bps",
     }[col]
-    data = df[["period", col, change]].copy()
+    data = df[["period", col, change, "days"]].copy()
     data["period"] = pd.to_datetime(data["period"])
-    return data.hvplot.line(
+    line = data.hvplot.line(
         x="period",
         y=col,
         hover_cols=[change],
@@ -68,10 +68,28 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
         xlabel=grain,
         responsive=True,
         height=300,
-        title=f"{metric} by {grain.lower()}",
+        title=f"{metric} by {grain.lower()} (hollow: a {grain.lower()} only partly in the period)",
         yformatter=axis_formatter(presentation.field(col).kind),
         hover_tooltips=[("Period", "@{period}{%F}"), *hover(col, change)],
     )
+    # A first or last week (month) cut by the period's dates sums fewer days: marked, so its
+    # dip is read as the calendar, not the business.
+    full = 7 if grain == "Week" else data["period"].dt.days_in_month
+    partial = data[data["days"] < full]
+    marks = hv.Scatter(partial, "period", [col, "days"], label=f"Partial {grain.lower()}").opts(
+        marker="circle",
+        size=9,
+        fill_color="white",
+        line_color="#bc4c00",
+        line_width=2,
+        tools=["hover"],
+        hover_tooltips=[
+            (f"Partial {grain.lower()}", "@{period}{%F}"),
+            *hover(col),
+            ("Days in the period", "@{days}"),
+        ],
+    )
+    return (line * marks).opts(legend_position="top_left", show_legend=False)
 
 
 def decline_heatmap(declines: pd.DataFrame) -> Any:
