@@ -149,6 +149,20 @@ class DomainModel(param.Parameterized):
         """The tables `tieout kpis --tables` prints, as DataFrames."""
         return {}
 
+    def options_for(self, name: str) -> list[Any]:
+        """The choices of filter ``name`` that go with the other filters' current values (a
+        product of a chosen brand), plus those chosen; all of them when nothing narrows it."""
+        objects = list(self.param[name].objects)
+        facets = getattr(self, "_facets", None)
+        if facets is None or name not in facets.columns:
+            return objects
+        keep = pd.Series(True, index=facets.index)
+        for other in facets.columns:
+            if other != name and getattr(self, other):
+                keep &= facets[other].isin(list(getattr(self, other)))
+        found = set(facets.loc[keep, name].dropna()) | set(getattr(self, name))
+        return [v for v in objects if v in found]
+
     def clear_filters(self) -> None:
         """Every filter off and the whole data span, in one change."""
         self.param.update(**{f: [] for f in self.FILTERS}, start=self.data_start, end=self.data_end)

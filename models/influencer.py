@@ -175,7 +175,18 @@ class InfluencerModel(DomainModel):
                 tier=tier_of(inf.follower_count),
             )
         )
-        opts = be.execute(self._sales.select("brand", "product", "platform").distinct())
+        opts = be.execute(
+            self._sales.select("brand", "product", "platform", "category", "tier").distinct()
+        )
+        self._facets = opts.astype(object).rename(
+            columns={
+                "brand": "brands",
+                "product": "products",
+                "platform": "platforms",
+                "category": "categories",
+                "tier": "tiers",
+            }
+        )
         set_options(self, "brands", opts["brand"].dropna().unique().tolist())
         set_options(self, "products", opts["product"].dropna().unique().tolist())
         set_options(self, "platforms", opts["platform"].dropna().unique().tolist())

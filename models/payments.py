@@ -228,6 +228,10 @@ class PaymentsModel(DomainModel):
         )
         for p, col in {**MERCHANT_FILTERS, **TXN_FILTERS}.items():
             set_options(self, p, opts[col].dropna().astype(str).unique().tolist())
+        names = {col: p for p, col in {**MERCHANT_FILTERS, **TXN_FILTERS}.items()}
+        self._facets = opts.astype(object).where(opts.notna(), None).rename(columns=names)
+        for p in self._facets.columns:
+            self._facets[p] = [None if v is None else str(v) for v in self._facets[p]]
         self._classes = decline_classes()
         self._cohort_cache: dict[Any, pd.DataFrame] = {}  # by filter choice (period-free)
 

@@ -166,6 +166,9 @@ class ReconciliationModel(DomainModel):
         )
         set_options(self, "campaigns", sorted(set(claimed) | set(self._channel_map["campaign"])))
         set_options(self, "channels", self._channel_map["channel"].dropna().unique().tolist())
+        self._facets = self._channel_map[["channel", "campaign"]].rename(
+            columns={"channel": "channels", "campaign": "campaigns"}
+        )
         if "anomalies" in names:
             a = be.execute(be.table("anomalies").drop("_row"))
             self._anomalies = a.astype({c: str for c in a.columns if c != "date"})

@@ -60,3 +60,24 @@ def test_clear_filters_is_one_change(tmp_path) -> None:
     assert m.computations == before + 1 and m.kpis == full
     m.use_preset("Last full month")  # data ends 2025-02-28: February is complete
     assert (m.start, m.end) == (D(2025, 2, 1), D(2025, 2, 28))
+
+
+def test_filter_options_narrow_each_other(tmp_path) -> None:
+    from data.engine import open_source
+    from models import make_model
+    from tests import influencer_tiny, recon_tiny
+    from tests.conftest import write_tables
+
+    root = write_tables(tmp_path, "influencer", influencer_tiny.tables())
+    write_tables(root, "reconciliation", recon_tiny.tables())
+    source = open_source(root)
+    m = make_model("influencer", source)
+    assert m.options_for("products") == ["Lipstick", "Mascara", "Phone"]
+    m.brands = ["BrandA"]  # BrandA sells Lipstick (O1, O4) and Mascara (O2)
+    assert m.options_for("products") == ["Lipstick", "Mascara"]
+    m.products = ["Mascara"]  # ... and Mascara is BrandA's only: brands stay BrandA's plus chosen
+    assert m.options_for("brands") == ["BrandA"]
+    assert m.param.products.objects == ["Lipstick", "Mascara", "Phone"]  # validation unchanged
+    r = make_model("reconciliation", source)
+    r.channels = ["Social"]  # Social spend is CampB's only
+    assert r.options_for("campaigns") == ["CampB"]

@@ -69,6 +69,27 @@ def choice_filter(parameter: param.Parameter, name: str) -> SafeMultiChoice:
     return SafeMultiChoice.from_param(parameter, name=name, sizing_mode="stretch_width")
 
 
+def model_filters(model: Any, names: dict[str, str] | None = None) -> list[SafeMultiChoice]:
+    """The sidebar filters of every model filter, labelled in words, whose options narrow each
+    other (`DomainModel.options_for`: only the products of the chosen brands, ...)."""
+    widgets = {
+        p: choice_filter(
+            model.param[p], name=(names or {}).get(p) or p.replace("_", " ").capitalize()
+        )
+        for p in model.FILTERS
+    }
+
+    def narrow(*_: Any) -> None:
+        for p, w in widgets.items():
+            options = model.options_for(p)
+            if list(w.options) != options:
+                w.options = options
+
+    model.param.watch(narrow, list(model.FILTERS))
+    narrow()
+    return list(widgets.values())
+
+
 def fmt(value: Any, kind: str) -> str:
     """A value for display (`models.presentation.full`); ``n/a`` for null (a ratio with a zero
     denominator)."""

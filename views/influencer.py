@@ -15,12 +15,12 @@ from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
-    choice_filter,
     empty_plot,
     esc,
     for_display,
     hover,
     live_plot,
+    model_filters,
     period_widgets,
     show_frame,
     table,
@@ -187,7 +187,7 @@ class InfluencerView(pn.viewable.Viewer):
         m = self.model
         self.filters = pn.Column(
             *period_widgets(m),
-            *(choice_filter(m.param[p], name=p.capitalize()) for p in m.FILTERS),
+            *model_filters(m),
             pn.widgets.FloatSlider.from_param(m.param.cogs, name="COGS share", step=0.01),
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
             sizing_mode="stretch_width",

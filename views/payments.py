@@ -16,11 +16,11 @@ from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
-    choice_filter,
     empty_plot,
     esc,
     hover,
     live_plot,
+    model_filters,
     period_widgets,
     show_frame,
     table,
@@ -205,7 +205,7 @@ class PaymentsView(pn.viewable.Viewer):
         m = self.model
         self.filters = pn.Column(
             *period_widgets(m),
-            *(choice_filter(m.param[p], name=p.replace("_", " ").capitalize()) for p in m.FILTERS),
+            *model_filters(m),
             sizing_mode="stretch_width",
         )
         cards = pn.pane.HTML(

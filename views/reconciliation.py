@@ -21,6 +21,7 @@ from views.common import (
     for_display,
     hover,
     live_plot,
+    model_filters,
     period_widgets,
     show_frame,
     table,
@@ -258,8 +259,7 @@ class ReconciliationView(pn.viewable.Viewer):
         m = self.model
         self.filters = pn.Column(
             *period_widgets(m),
-            choice_filter(m.param.channels, name="Channels"),
-            choice_filter(m.param.campaigns, name="Campaigns"),
+            *model_filters(m),
             pn.widgets.FloatInput.from_param(
                 m.param.abs_tol, name="Amount tolerance ($)", step=0.01
             ),
