@@ -16,6 +16,7 @@ import logging
 import re
 import traceback
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import holoviews as hv
@@ -374,7 +375,8 @@ class TieoutApp:
     # -- layout -------------------------------------------------------------------------
     def template(self) -> pn.template.BootstrapTemplate:
         dark = self.query.get("theme", [""])[0] == "dark"
-        where = "demo data" if self._is_demo() else html.escape(str(self.root))
+        # The folder's name, not its path (a server's disk layout is not the users' business).
+        where = "demo data" if self._is_demo() else html.escape(Path(self.root).name or "/")
         template = pn.template.BootstrapTemplate(
             title="Tieout",
             sidebar=[pn.pane.Markdown("### Pages"), self.nav, self.side_filters],

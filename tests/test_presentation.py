@@ -18,9 +18,9 @@ from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 DOCS = Path(__file__).parents[1] / "docs" / "kpis.md"
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("tiny")
+@pytest.fixture
+def models(tmp_path: Path) -> dict:
+    root = tmp_path
     write_tables(root, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS})
     write_tables(root, "influencer", influencer_tiny.tables())
     write_tables(root, "reconciliation", recon_tiny.tables())
@@ -81,8 +81,8 @@ def test_every_kpi_has_a_label_kind_and_definition(models: dict) -> None:
 def test_every_output_column_is_declared(models: dict) -> None:
     missing = set()
     for model in models.values():
-        for name in model.param:
-            value = getattr(model, name)
+        outputs = [getattr(model, name) for name in model.param]
+        for value in [*outputs, model.output_tables()]:
             frames = value.values() if isinstance(value, dict) else [value]
             for frame in frames:
                 if isinstance(frame, pd.DataFrame):

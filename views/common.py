@@ -531,7 +531,7 @@ def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
     def xlsx() -> io.BytesIO:
         return io.BytesIO(table_xlsx_bytes(exported_frame(widget), stem))
 
-    words = stem.replace("_", " ")
+    words = " ".join(w.upper() if w in ("roas", "cac") else w for w in stem.split("_"))
     words = words[:1].upper() + words[1:]
     return pn.Row(
         pn.widgets.FileDownload(callback=csv, filename=f"{stem}.csv", label=f"{words} (CSV)"),

@@ -139,13 +139,12 @@ def roi_plot(worst: pd.DataFrame) -> Any:
     return df.hvplot.barh(
         x="name",
         y="roi_pct",
-        color="roi_pct",
-        cmap="Reds_r",
+        color="#cf222e",
         responsive=True,
         height=320,
-        xlabel="ROI",
+        ylabel="ROI",
         xformatter=axis_formatter("pct"),
-        ylabel="",
+        xlabel="",
         title="Worst 10 by ROI",
         hover_cols=["influencer_id", "payout", "revenue"],
         hover_tooltips=[
@@ -153,7 +152,7 @@ def roi_plot(worst: pd.DataFrame) -> Any:
             *hover("influencer_id", "roi_pct", "payout", "revenue"),
         ],
         colorbar=False,
-    )
+    ).opts(invert_yaxis=True)  # the worst at the top, as the top 10 has the best
 
 
 def top_plot(top: pd.DataFrame) -> Any:
@@ -166,8 +165,8 @@ def top_plot(top: pd.DataFrame) -> Any:
         responsive=True,
         height=320,
         xformatter=axis_formatter("money"),
-        xlabel="Revenue",
-        ylabel="",
+        ylabel="Revenue",
+        xlabel="",
         title="Top 10 by revenue",
         hover_cols=["influencer_id", "payout", "roi_pct"],
         hover_tooltips=[
@@ -188,7 +187,9 @@ class InfluencerView(pn.viewable.Viewer):
         self.filters = pn.Column(
             *period_widgets(m),
             *model_filters(m),
-            pn.widgets.FloatSlider.from_param(m.param.cogs, name="COGS share", step=0.01),
+            pn.widgets.FloatSlider.from_param(
+                m.param.cogs, name="Cost of goods (share of revenue)", step=0.01, format="0%"
+            ),
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
             sizing_mode="stretch_width",
         )
@@ -208,7 +209,8 @@ class InfluencerView(pn.viewable.Viewer):
                 pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
                 sizing_mode="stretch_width",
             ),
-            pn.Row(shares("source"), shares("brand"), shares("platform")),
+            # one under another: side by side, three bar charts of names were unreadable at 1024 px
+            *(shares(d) for d in ("source", "brand", "platform")),
             live_plot(trend_plot, m.param.trend, m.param.trend_grain),
             live_plot(product_platform_plot, m.param.product_platform),
             name="Overview",

@@ -110,6 +110,8 @@ def decline_heatmap(declines: pd.DataFrame) -> Any:
             *hover("count", "decline_class"),
         ],
         colorbar=True,
+        clabel="Declines",
+        colorbar_opts={"formatter": axis_formatter("count")},
         cmap="Reds",
         responsive=True,
         height=360,
@@ -123,15 +125,23 @@ def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
     if cohorts is None or cohorts.empty:
         return empty_plot("No onboarding cohorts inside the data")
     data = cohorts.copy()
-    data["cohort"] = data["cohort"].astype(str)
+    data["cohort"] = pd.to_datetime(data["cohort"]).dt.strftime("%b %Y")
     label = {"active_share": "Merchants active", "gpv_retention": "GPV vs month 0"}[measure]
     return hv.HeatMap(data, kdims=["k", "cohort"], vdims=[measure, "merchants"]).opts(
         tools=["hover"],
+        hover_tooltips=[
+            ("Cohort", "@{cohort}"),
+            ("Months since onboarding", "@{k}"),
+            *hover(measure, "merchants"),
+        ],
         colorbar=True,
-        cmap="Blues",
+        clabel=label,
+        colorbar_opts={"formatter": axis_formatter("percent")},
+        cmap="viridis",  # no white end: a pale cell is never mistaken for a blank one
+        clipping_colors={"NaN": "rgba(0, 0, 0, 0)"},
         responsive=True,
         height=380,
-        title=f"Cohort retention: {label} (blank = not yet observable)",
+        title=f"Cohort retention: {label} (empty = not yet observable)",
         xlabel="Months since onboarding",
         ylabel="Onboarding cohort",
         invert_yaxis=True,
@@ -154,7 +164,7 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
         hover_tooltips=hover("merchant_share", "gpv_share"),
     )
     diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(line_dash="dashed", color="gray")
-    return (line * diag).opts(responsive=True, height=320, title="Revenue concentration")
+    return (line * diag).opts(responsive=True, height=320, title="GPV concentration")
 
 
 def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
@@ -175,8 +185,8 @@ def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
             *hover("GPV", kinds={"GPV": "money"}),
         ],
         title=f"GPV by {presentation.label(dim).lower()} vs previous period",
-        ylabel="",
-        xlabel="GPV",
+        xlabel="",
+        ylabel="GPV",
     )
 
 

@@ -49,22 +49,22 @@ def roas_plot(by_campaign: pd.DataFrame) -> Any:
         id_vars="campaign", var_name="View", value_name="ROAS"
     )
     data["View"] = data["View"].map({"roas_marketing": "Marketing", "roas_finance": "Finance"})
-    return data.hvplot.bar(
+    return data.hvplot.barh(
         x="campaign",
         y="ROAS",
         by="View",
-        rot=30,
         responsive=True,
-        height=320,
+        height=max(320, 44 * data["campaign"].nunique() + 80),
         title="ROAS by campaign: marketing vs finance",
-        yformatter=axis_formatter("multiple"),
-        xlabel="Campaign",
+        xformatter=axis_formatter("multiple"),
+        xlabel="",
+        ylabel="ROAS",
         hover_tooltips=[
             ("Campaign", "@{campaign}"),
             ("View", "@{View}"),
             ("ROAS", "@{ROAS}{0.00}x"),
         ],
-    )
+    ).opts(multi_level=False, legend_position="bottom")
 
 
 def cac_plot(by_channel: pd.DataFrame) -> Any:
