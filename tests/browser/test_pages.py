@@ -125,7 +125,7 @@ def test_tables_sort_and_filter_in_browser(server: str) -> None:
 
         before = until(lambda o: len(o) == 7)  # filled once the tab is open
         assert before[:2] == ["A2", "F1"]  # by class, then order_id
-        header = table.locator(".tabulator-col-title", has_text="order_id")
+        header = table.locator(".tabulator-col-title", has_text="Order ID")
         header.click()
         assert until(lambda o: o[-1] == "F1") == sorted(before)
         header.click()
@@ -184,7 +184,7 @@ def test_influencer_page_in_browser(server: str, tmp_path: Path) -> None:
             name = tab.split()[0].lower()
             page.screenshot(path=str(ARTIFACTS / f"influencer-{name}.png"), full_page=True)
         assert "Traceback" not in page.content()
-        exported = _download(page, "influencers.csv")
+        exported = _download(page, "Influencers (CSV)")
     model = _model(tmp_path, "influencer", influencer_tiny.tables(), brands=["BrandB"])
     expected = model.by_influencer
     assert sorted(exported["influencer_id"]) == sorted(expected["influencer_id"])
@@ -213,7 +213,7 @@ def test_reconciliation_page_in_browser(server: str, tmp_path: Path) -> None:
             name = tab.split()[0].lower()
             page.screenshot(path=str(ARTIFACTS / f"reconciliation-{name}.png"), full_page=True)
         assert "Traceback" not in page.content()
-        exported = _download(page, "exceptions.csv")
+        exported = _download(page, "Exceptions (CSV)")
     model = _model(tmp_path, "reconciliation", recon_tiny.tables(), campaigns=["CampB"])
     expected = model.exceptions
     assert exported["order_id"].tolist() == expected["order_id"].tolist()
@@ -258,7 +258,7 @@ def test_clicking_a_declines_cell_drills_into_it(server: str) -> None:
         page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
         text = page.locator("text=declines in the period").first
         text.wait_for(timeout=30_000)
-        assert "do_not_honor x mobile: 1 declines" in text.inner_text()
+        assert "Do not honor x mobile: 1 declines" in text.inner_text()
         page.get_by_text("Gamma Deli", exact=True).first.wait_for(timeout=10_000)
         page.get_by_text("T6", exact=True).first.wait_for(timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "payments-declines-drill.png"), full_page=True)
