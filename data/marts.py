@@ -81,19 +81,14 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
         .mutate(intents=zero, intents_approved=zero)
     )
     if has_intent:
+        # Each intent's first attempt (its row number; ties at the same time: any of them, as
+        # before), then that attempt's keys by joining back. Only fixed-size values are held per
+        # intent: `min_by` of text (the merchant id) could not spill to disk and ran out of
+        # memory at 100M rows under the 2 GiB limit.
         key = t.intent_id.fill_null(t.txn_id)
-        i = (
-            t.mutate(intent=key)
-            .group_by("intent")
-            .agg(
-                merchant_id=first_by(t.merchant_id, t.ts),
-                day=t.ts.min().date(),  # the first attempt's day
-                channel=first_by(t.channel, t.ts),
-                payment_method=first_by(t.payment_method, t.ts),
-                any_ok=t.ok.any(),
-            )
-        )
-        intents = i.group_by(list(PAY_KEYS)).agg(n=i.count(), n_ok=i.any_ok.cast("int64").sum())
+        i = t.mutate(intent=key).group_by("intent").agg(r=first_by(t._row, t.ts), any_ok=t.ok.any())
+        f = t.join(i, t._row == i.r)
+        intents = f.group_by(list(PAY_KEYS)).agg(n=f.count(), n_ok=f.any_ok.cast("int64").sum())
     m = be.table("merchants").select("merchant_id", *MERCHANT_ATTRS)
 
     def daily() -> ibis.Table:
