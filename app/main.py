@@ -401,9 +401,47 @@ class TieoutApp:
         return mode() == "desktop" and str(self.root) == str(demo_dir().resolve())
 
 
+def _holoviews_bokeh() -> None:
+    """Select HoloViews' bokeh backend, once per process.
+
+    `hv.extension` only sets process-wide state, and every call rebuilds the ``hv.opts``
+    builders (about 10,000 small objects: a signature for every element's options). Called for
+    each session, the newest set outlived the session that made it, scattered over the memory
+    of the sessions alive at the time: Python's allocator returns a 1 MiB arena to the system
+    only when nothing in it is alive, so these few objects kept ~180 MB of freed arenas after 50
+    sessions (docs/benchmarks.md, "Server memory across sessions").
+    """
+    if hv.Store.current_backend != "bokeh" or "bokeh" not in hv.Store.renderers:
+        hv.extension("bokeh", logo=False)
+
+
+def _end_session(app: TieoutApp, template: Any, doc: Any) -> None:
+    """A session ended: release its cursors and uploads, and what Panel keeps of it.
+
+    Panel (1.9) lists each session's template root in ``pn.state._fake_roots`` and means to take
+    it out when the session ends, but never records which root is whose (``BaseTemplate._refs``
+    stays empty): the list grew by one entry per session for the life of the process, and it is
+    searched on every widget change. Entries whose view is gone (or is this session's) are
+    dropped here; left alone if Panel did record the root, as it would then remove it itself.
+    """
+    app.close()
+    roots = getattr(pn.state, "_fake_roots", None)
+    views = getattr(pn.state, "_views", None)
+    if not isinstance(roots, list) or not isinstance(views, dict):
+        return
+    if doc in getattr(template, "_refs", {}):
+        return
+
+    def alive(ref: str) -> bool:
+        view = views.get(ref)
+        return view is not None and view[2] is not doc
+
+    roots[:] = [ref for ref in roots if alive(ref)]
+
+
 def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     """Build the app for one session: header, sidebar navigation and filters, pages."""
-    hv.extension("bokeh", logo=False)
+    _holoviews_bokeh()
     pn.extension("tabulator", "filedropper", notifications=True)
     job = None
     if source is None:
@@ -413,8 +451,9 @@ def create_app(source: Source | None = None) -> pn.template.BootstrapTemplate:
     app = TieoutApp(source, job)
     template = app.template()
     app.start()
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.on_session_destroyed(lambda _ctx: app.close())
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _ctx: _end_session(app, template, doc))
         pn.state.onload(
             lambda: pn.state.add_periodic_callback(app.check_files, period=FILE_CHECK_MS)
         )

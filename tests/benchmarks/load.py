@@ -9,16 +9,19 @@
    the machine's cores serve the users instead of drawing 20 pages (`make bench` measures the
    browser itself). Each user runs in its own process.
 2. ``--open-close`` (300) sessions opened and closed one after another, after a warm-up of
-   ``WARM_UP`` (60) sessions opened and closed the same way; the server's resident memory is
-   compared before and after (closed sessions are discarded 60 s after their last use, so about
-   a minute's worth of opened sessions is alive at once: memory grows until that many have been
-   alive together once and then stays, see the README).
+   ``--warm-up`` (``WARM_UP``, 60; 0 for none) sessions opened and closed the same way; the
+   server's resident memory is compared before and after (closed sessions are discarded 60 s
+   after their last use, so about a minute's worth of opened sessions is alive at once: memory
+   grows until that many have been alive together once and then stays, see "Server memory
+   across sessions" in docs/benchmarks.md). ``--sessions 0`` runs this part alone.
 
 ``--procs`` (2: one per core of the reference machine) separate `tieout serve` processes share
 the users round robin, as the README's nginx setup shares them (sticky per user); memory is that
 of the first process.
 
     python -m tests.benchmarks.load --data demo-data [--procs 2 --sessions 20 --seconds 60]
+    python -m tests.benchmarks.load --data demo-data --procs 1 --sessions 0 --open-close 50 \
+        [--warm-up 0]
 """
 
 from __future__ import annotations
@@ -126,22 +129,27 @@ def load(
     }
 
 
-def open_close(url: str, pid: int, count: int) -> dict[str, Any]:
+def open_close(url: str, pid: int, count: int, warm_up: int = WARM_UP) -> dict[str, Any]:
     """Open and close ``count`` sessions, then wait for the server to discard them and compare
-    its resident memory with the memory after a warm-up of ``WARM_UP`` sessions."""
+    its resident memory with the memory after a warm-up of ``warm_up`` sessions (none: compared
+    with the memory of the fresh server)."""
     cold = rss_mb(pid)
-    for _ in range(WARM_UP):
+    for _ in range(warm_up):
         _open(url).close()
-    time.sleep(75)  # `tieout serve` drops sessions unused for 60 s, checking every 10 s
+    if warm_up:
+        time.sleep(75)  # `tieout serve` drops sessions unused for 60 s, checking every 10 s
     before = peak = rss_mb(pid)
+    t0 = time.perf_counter()
     for _ in range(count):
         _open(url).close()
         peak = max(peak, rss_mb(pid))
+    seconds = time.perf_counter() - t0
     time.sleep(75)
     after = rss_mb(pid)
     return {
         "sessions": count,
-        "warm_up_sessions": WARM_UP,
+        "warm_up_sessions": warm_up,
+        "open_close_s": round(seconds, 1),
         "rss_cold_mb": round(cold, 1),
         "rss_before_mb": round(before, 1),
         "rss_peak_mb": round(peak, 1),
@@ -158,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--think", type=float, nargs=2, default=(0.5, 1.5))
     ap.add_argument("--open-close", type=int, default=300)
+    ap.add_argument("--warm-up", type=int, default=WARM_UP)
     a = ap.parse_args(argv)
     os.environ.setdefault("TIEOUT_CACHE_DIR", str(Path(tempfile.gettempdir()) / "tieout-bench"))
     servers = [start_server(a.data.resolve()) for _ in range(a.procs)]
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.sessions:
             result["load"] = load([url for _, url in servers], a.sessions, a.seconds, a.think)
         if a.open_close:
-            result["open_close"] = open_close(servers[0][1], pid, a.open_close)
+            result["open_close"] = open_close(servers[0][1], pid, a.open_close, a.warm_up)
     finally:
         for proc, _ in servers:
             proc.terminate()
