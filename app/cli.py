@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.urlstate import FILTER_FLAGS, NUMBER_FLAGS
-from data import schemas
+from data.domains import NAMES
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tieout", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    g = sub.add_parser("generate", help="write demo data for all three domains")
+    g = sub.add_parser("generate", help="write demo data for every domain")
     g.add_argument("--out", required=True, type=Path)
     g.add_argument("--rows", type=int, default=1_000_000, help="payments transactions")
     g.add_argument("--seed", type=int, default=7)
@@ -56,11 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a data folder and print every problem")
     v.add_argument("--data", required=True, type=Path)
-    v.add_argument("--domain", choices=schemas.DOMAINS, action="append")
+    v.add_argument("--domain", choices=NAMES, action="append")
     _add_reading_args(v)
 
     k = sub.add_parser("kpis", help="print the KPIs of one domain as JSON or CSV")
-    k.add_argument("--domain", required=True, choices=schemas.DOMAINS)
+    k.add_argument("--domain", required=True, choices=NAMES)
     k.add_argument("--data", required=True, type=Path)
     _add_model_args(k)
     k.add_argument("--tables", action="store_true", help="add the domain's tables")
@@ -70,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "export", help="write the KPIs and every table behind a domain's charts (CSV/Parquet/XLSX)"
     )
-    e.add_argument("--domain", required=True, choices=schemas.DOMAINS)
+    e.add_argument("--domain", required=True, choices=NAMES)
     e.add_argument("--data", required=True, type=Path)
     e.add_argument("--out", required=True, type=Path)
     e.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
@@ -155,23 +154,62 @@ def _apply_reading_args(a: argparse.Namespace) -> None:
     os.environ.update(settings.to_env())
 
 
+def _model_classes() -> dict[str, type]:
+    """Each domain's model class, whose ``FILTERS`` and ``SETTINGS`` name the flags."""
+    from data.domains import REGISTRY
+
+    return {name: d.model_class() for name, d in REGISTRY.items()}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _model_flags() -> tuple[dict[str, list[str]], dict[str, tuple[Any, list[str]]]]:
+    """(filter flag -> its domains, setting -> (its parameter, its domains)), from the models."""
+    filters: dict[str, list[str]] = {}
+    settings: dict[str, tuple[Any, list[str]]] = {}
+    for domain, cls in _model_classes().items():
+        for flag in cls.FILTERS.values():
+            filters.setdefault(flag, []).append(domain)
+        for name in cls.SETTINGS:
+            settings.setdefault(name, (cls.param[name], []))[1].append(domain)
+    return filters, settings
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    """Period, filters (repeatable) and settings, shared by `kpis` and `export`."""
+    """Period, filters (repeatable) and settings, shared by `kpis` and `export`: one flag per
+    model filter and setting, named as in a link (``?segment=`` is ``--segment``)."""
+    import param
+
     p.add_argument("--start", type=_date)
     p.add_argument("--end", type=_date)
-    for flag in sorted({f for d in FILTER_FLAGS.values() for f in d}):
+    filters, settings = _model_flags()
+    for flag, domains in sorted(filters.items()):
         p.add_argument(
-            "--" + flag.replace("_", "-"),
+            _flag(flag),
             dest=flag,
             action="append",
             default=[],
             metavar="VALUE",
-            help="filter (repeatable)",
+            help=f"filter, repeatable ({', '.join(domains)})",
         )
-    p.add_argument("--cogs", type=float)
-    p.add_argument("--abs-tol", dest="abs_tol", type=float)
-    p.add_argument("--rel-tol", dest="rel_tol", type=float)
-    p.add_argument("--timing-days", dest="timing_days", type=int)
+    for name, (par, domains) in sorted(settings.items()):
+        kw: dict[str, Any] = {}
+        if isinstance(par, param.Selector):
+            kw["choices"] = list(par.objects)
+        elif isinstance(par, param.Integer):
+            kw["type"] = int
+        elif isinstance(par, param.Number):
+            kw["type"] = float
+        doc = (par.doc or "").rstrip(".").replace("%", "%%")
+        p.add_argument(
+            _flag(name),
+            dest=name,
+            default=None,
+            help=f"{doc} ({', '.join(domains)}; default {par.default})",
+            **kw,
+        )
 
 
 @contextlib.contextmanager
@@ -280,26 +318,24 @@ def _jsonable(value: Any) -> Any:
 
 
 def _model_from_args(a: argparse.Namespace) -> Any:
-    """The domain model with the period, filters and settings of the command line."""
-    model = _open_model(a.domain, a.data)
+    """The domain model with the period, filters and settings of the command line (flags of
+    another domain are refused before any data is read)."""
     updates: dict[str, Any] = {}
-    allowed_filters = FILTER_FLAGS[a.domain]
-    for flag in sorted({f for d in FILTER_FLAGS.values() for f in d}):
-        values = getattr(a, flag)
-        if values and flag not in allowed_filters:
-            raise UsageError(f"--{flag.replace('_', '-')} is not a filter of the {a.domain} domain")
-        if values:
-            updates[allowed_filters[flag]] = values
-    for flag, param_name in NUMBER_FLAGS[a.domain].items():
-        if getattr(a, flag) is not None:
-            updates[param_name] = getattr(a, flag)
-    for flag in ("cogs", "abs_tol", "rel_tol", "timing_days"):
-        if getattr(a, flag) is not None and flag not in NUMBER_FLAGS[a.domain]:
-            raise UsageError(f"--{flag.replace('_', '-')} does not apply to the {a.domain} domain")
+    cls = _model_classes()[a.domain]
+    filters, settings = _model_flags()
+    for flag in filters:
+        if getattr(a, flag) and flag not in cls.FILTERS.values():
+            raise UsageError(f"{_flag(flag)} is not a filter of the {a.domain} domain")
+    updates.update({p: getattr(a, flag) for p, flag in cls.FILTERS.items() if getattr(a, flag)})
+    for name in settings:
+        if getattr(a, name) is not None and name not in cls.SETTINGS:
+            raise UsageError(f"{_flag(name)} does not apply to the {a.domain} domain")
+    updates.update({s: getattr(a, s) for s in cls.SETTINGS if getattr(a, s) is not None})
     if a.start:
         updates["start"] = a.start
     if a.end:
         updates["end"] = a.end
+    model = _open_model(a.domain, a.data)
     try:
         model.param.update(**updates)
     except ValueError as exc:
@@ -339,12 +375,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 def _open_model(domain: str, root: Path) -> Any:
     from data.engine import open_source
-    from models import AVAILABLE, make_model
+    from models import make_model
 
-    if domain not in AVAILABLE:
-        raise UsageError(
-            f"the {domain} domain is not built yet (available: {', '.join(AVAILABLE)})"
-        )
     if not root.is_dir():
         raise UsageError(f"--data {root}: no such folder")
     with _load_progress() as say:

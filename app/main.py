@@ -25,17 +25,13 @@ import panel as pn
 from app.loader import Job, load_folder, startup_job
 from app.settings import data_root, demo_dir, mode
 from app.urlstate import from_query, to_query
+from data.domains import NAMES, REGISTRY
 from data.engine import Source
 
 log = logging.getLogger("tieout")
 
-PAGES = {
-    "influencer": "Influencer ROI",
-    "payments": "Payments",
-    "reconciliation": "Reconciliation",
-    "data": "Data",
-}
-DOMAINS = ("influencer", "payments", "reconciliation")
+#: The pages: one per registered domain, then the Data page.
+PAGES = {**{name: d.label for name, d in REGISTRY.items()}, "data": "Data"}
 
 
 #: How often a session checks whether its source files changed on disk.
@@ -106,16 +102,9 @@ def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
             f"The {domain} data did not pass validation; see the Data page for every problem.",
             alert_type="warning",
         ), None
-    from models import make_model
-
-    model = make_model(domain, source)
-    if domain == "payments":
-        from views.payments import PaymentsView as View
-    elif domain == "influencer":
-        from views.influencer import InfluencerView as View
-    else:
-        from views.reconciliation import ReconciliationView as View
-    view = View(model=model)
+    declared = REGISTRY[domain]
+    # opening_view: the page opens on a period that has one to compare with (models.base)
+    view = declared.view_class()(model=declared.model_class()(source, opening_view=True))
     return view, view.filters
 
 
@@ -161,7 +150,7 @@ class TieoutApp:
         self.nav.param.watch(lambda e: self.show(e.new), "value")
 
     # -- data ---------------------------------------------------------------------------
-    def _use(self, source: Source, domains: tuple[str, ...] = DOMAINS) -> None:
+    def _use(self, source: Source, domains: tuple[str, ...] = NAMES) -> None:
         for d in domains:
             self.sources[d] = source
             model = self.model(d)

@@ -1,11 +1,11 @@
 """A model's view state as URL query parameters, and back (no Panel here).
 
 Only values that differ from the defaults are written (a fresh page has a clean URL); names are
-the CLI's flag names (``segment``, ``start``, ``abs_tol``), so a link and a `tieout kpis` command
-say the same thing. Reading a query never raises: values that are unknown or malformed are
-skipped and returned as problems for the page to show. Values only ever set model parameters,
-which check them against the options found in the data: nothing in a URL reaches a file path or
-the database settings.
+the CLI's flag names (``segment``, ``start``, ``abs_tol``), both taken from the model's
+``FILTERS`` and ``SETTINGS``, so a link and a `tieout kpis` command say the same thing. Reading
+a query never raises: values that are unknown or malformed are skipped and returned as problems
+for the page to show. Values only ever set model parameters, which check them against the options
+found in the data: nothing in a URL reaches a file path or the database settings.
 """
 
 from __future__ import annotations
@@ -15,46 +15,19 @@ from typing import Any
 
 import param
 
-#: CLI flag -> model parameter, per domain (names from KPI_DEFINITIONS.md).
-FILTER_FLAGS: dict[str, dict[str, str]] = {
-    "influencer": {
-        "brand": "brands",
-        "product": "products",
-        "platform": "platforms",
-        "category": "categories",
-        "tier": "tiers",
-    },
-    "payments": {
-        "segment": "segments",
-        "industry": "industries",
-        "region": "regions",
-        "account_manager": "account_managers",
-        "channel": "channels",
-        "payment_method": "payment_methods",
-    },
-    "reconciliation": {"channel": "channels", "campaign": "campaigns"},
-}
-NUMBER_FLAGS: dict[str, dict[str, str]] = {
-    "influencer": {"cogs": "cogs"},
-    "payments": {},
-    "reconciliation": {"abs_tol": "abs_tol", "rel_tol": "rel_tol", "timing_days": "timing_days"},
-}
 MAX_VALUES = 200  # more values than any filter has options: a crafted URL, ignored beyond this
 
 
 def url_names(model: Any) -> dict[str, str]:
     """Model parameter -> query name, for every parameter a link carries."""
-    names = {"start": "start", "end": "end"}
-    names.update({p: f for f, p in FILTER_FLAGS.get(model.domain, {}).items()})
-    names.update({s: s for s in model.SETTINGS})
-    return names
+    return {"start": "start", "end": "end", **model.FILTERS, **{s: s for s in model.SETTINGS}}
 
 
 def _default(model: Any, name: str) -> Any:
-    if name == "start":
-        return model.data_start
-    if name == "end":
-        return model.data_end
+    """What a link without ``name`` means: the period a page opens on, a parameter's default."""
+    if name in ("start", "end"):
+        start, end = model.opening_period()
+        return start if name == "start" else end
     return model.param[name].default
 
 

@@ -543,9 +543,6 @@ def domain_checks(be: Any, domain: str, tables: dict[str, ir.Table]) -> dict[str
     def add(table: str, check: Check) -> None:
         out.setdefault(table, []).append(check)
 
-    def has(table: str, *cols: str) -> bool:
-        return table in tables and set(cols) <= set(tables[table].columns)
-
     for spec in tables_of(domain):
         if spec.name not in tables:
             continue
@@ -554,7 +551,7 @@ def domain_checks(be: Any, domain: str, tables: dict[str, ir.Table]) -> dict[str
             if not col.ref or col.name not in t.columns:
                 continue
             target_table, target_col = col.ref.split(".")
-            if not has(target_table, target_col):
+            if not _has(tables, target_table, target_col):
                 continue
             known = tables[target_table][target_col]
             add(
@@ -566,73 +563,115 @@ def domain_checks(be: Any, domain: str, tables: dict[str, ir.Table]) -> dict[str
                     t[col.name],
                 ),
             )
-    if domain == "payments" and has("transactions", "status", "decline_reason"):
+    from data.domains import get, resolve  # the registry names this module's rules
+
+    for name, check in resolve(get(domain).rules)(tables, be):
+        add(name, check)
+    return out
+
+
+# ------------------------------------------------------------------ rules of each domain
+# Each takes the domain's read tables (by name) and the backend, and returns the checks it adds,
+# with the table each is reported on. A rule whose columns are missing adds nothing (the
+# missing column is reported by the column checks).
+
+
+def _has(tables: dict[str, ir.Table], table: str, *cols: str) -> bool:
+    return table in tables and set(cols) <= set(tables[table].columns)
+
+
+def payments_rules(tables: dict[str, ir.Table], be: Any) -> list[tuple[str, Check]]:
+    """A reason on declined rows only; one currency (no fx conversion yet)."""
+    out: list[tuple[str, Check]] = []
+    if _has(tables, "transactions", "status", "decline_reason"):
         tx = tables["transactions"]
         declined = (tx.status == "declined").fill_null(False)
         has_reason = tx.decline_reason.notnull()
-        add(
-            "transactions",
-            Check(
-                "decline_reason",
-                "a decline reason on every declined row",
-                declined & ~has_reason,
-                tx.decline_reason,
-            ),
+        out.append(
+            (
+                "transactions",
+                Check(
+                    "decline_reason",
+                    "a decline reason on every declined row",
+                    declined & ~has_reason,
+                    tx.decline_reason,
+                ),
+            )
         )
-        add(
-            "transactions",
-            Check(
-                "decline_reason",
-                "an empty decline reason on approved rows",
-                ~declined & has_reason & tx.status.notnull(),
-                tx.decline_reason,
-            ),
+        out.append(
+            (
+                "transactions",
+                Check(
+                    "decline_reason",
+                    "an empty decline reason on approved rows",
+                    ~declined & has_reason & tx.status.notnull(),
+                    tx.decline_reason,
+                ),
+            )
         )
-    if domain == "payments" and has("transactions", "currency"):
+    if _has(tables, "transactions", "currency"):
         tx = tables["transactions"]
         counts = tx.filter(tx.currency.notnull()).group_by("currency").agg(n=ibis._.count())
         top = be.execute(counts.order_by([ibis.desc("n"), "currency"]).limit(2))
         if len(top) > 1:  # fx conversion is not implemented: unconverted sums would be wrong
             main = str(top["currency"].iloc[0])
-            add(
-                "transactions",
-                Check(
-                    "currency",
-                    f"one currency ({main}); fx_rates conversion is not supported yet, so "
-                    "convert the amounts before loading",
-                    tx.currency.notnull() & (tx.currency != main),
-                    tx.currency,
-                ),
+            out.append(
+                (
+                    "transactions",
+                    Check(
+                        "currency",
+                        f"one currency ({main}); fx_rates conversion is not supported yet, so "
+                        "convert the amounts before loading",
+                        tx.currency.notnull() & (tx.currency != main),
+                        tx.currency,
+                    ),
+                )
             )
-    if domain == "reconciliation" and has("marketing_spend", "campaign", "channel"):
-        sp = tables["marketing_spend"]
-        multi = (
-            sp.group_by("campaign").agg(n=sp.channel.nunique()).filter(lambda g: g.n > 1).campaign
-        )
-        add(
+    return out
+
+
+def reconciliation_rules(tables: dict[str, ir.Table], be: Any) -> list[tuple[str, Check]]:
+    """One channel per campaign in the spend table."""
+    if not _has(tables, "marketing_spend", "campaign", "channel"):
+        return []
+    sp = tables["marketing_spend"]
+    multi = sp.group_by("campaign").agg(n=sp.channel.nunique()).filter(lambda g: g.n > 1).campaign
+    return [
+        (
             "marketing_spend",
             Check("channel", "one channel per campaign", sp.campaign.isin(multi), sp.campaign),
         )
-    if domain == "influencer" and has("tracking_data", "attribution_type", "influencer_id"):
+    ]
+
+
+def influencer_rules(tables: dict[str, ir.Table], be: Any) -> list[tuple[str, Check]]:
+    """An influencer on every Influenced sale; an Order commission is a fraction."""
+    out: list[tuple[str, Check]] = []
+    if _has(tables, "tracking_data", "attribution_type", "influencer_id"):
         tr = tables["tracking_data"]
-        add(
-            "tracking_data",
-            Check(
-                "influencer_id",
-                "an influencer_id on every Influenced sale",
-                (tr.attribution_type == "Influenced").fill_null(False) & tr.influencer_id.isnull(),
-                tr.influencer_id,
-            ),
+        out.append(
+            (
+                "tracking_data",
+                Check(
+                    "influencer_id",
+                    "an influencer_id on every Influenced sale",
+                    (tr.attribution_type == "Influenced").fill_null(False)
+                    & tr.influencer_id.isnull(),
+                    tr.influencer_id,
+                ),
+            )
         )
-    if domain == "influencer" and has("payouts", "basis", "rate"):
+    if _has(tables, "payouts", "basis", "rate"):
         po = tables["payouts"]
-        add(
-            "payouts",
-            Check(
-                "rate",
-                "a commission fraction between 0 and 1 for basis Order",
-                (po.basis == "Order").fill_null(False) & (po.rate > 1).fill_null(False),
-                po.rate,
-            ),
+        out.append(
+            (
+                "payouts",
+                Check(
+                    "rate",
+                    "a commission fraction between 0 and 1 for basis Order",
+                    (po.basis == "Order").fill_null(False) & (po.rate > 1).fill_null(False),
+                    po.rate,
+                ),
+            )
         )
     return out

@@ -34,6 +34,7 @@ from filelock import FileLock
 from ibis.backends.duckdb import Backend as _DuckDBBackend
 
 from data import schemas
+from data.domains import NAMES, get, resolve
 from data.intake import watch
 from data.paths import user_dir
 from data.validate import (
@@ -52,6 +53,7 @@ log = logging.getLogger("tieout")
 #: The modules whose code decides what a cache entry holds: their digest is part of its key, so
 #: a change to reading, checking, typing or a mart can never serve a stale cache.
 BUILD_MODULES = (
+    "data.domains",
     "data.schemas",
     "data.intake",
     "data.checks",
@@ -271,7 +273,7 @@ def source_files(root: Path) -> dict[str, dict[str, Path]]:
 def considered_files(root: Path) -> dict[str, dict[str, list[Path]]]:
     """Every file that could hold a declared table under ``root`` (several when ambiguous)."""
     found: dict[str, dict[str, list[Path]]] = {}
-    for domain in schemas.DOMAINS:
+    for domain in NAMES:
         folder = root / domain
         try:
             if not folder.is_dir():
@@ -350,12 +352,11 @@ def drop_raw(con: duckdb.DuckDBPyConnection, domain: str) -> None:
                 con.execute(f'DROP {"VIEW" if kind[0] == "VIEW" else "TABLE"} "{name}"')
 
 
-#: Mart builders by domain: ``fn(backend) -> {name: ibis expression}``, registered by data.marts.
-#: A value may instead be a function returning the expression, called once the marts before it
-#: are stored (so a rollup of a mart reads the stored mart, not its whole computation again).
-#: A name starting with ``_`` is an intermediate step, dropped once the domain's marts are built.
+#: A domain's mart builder (named by its `data.domains` declaration) returns ``{name: mart}``:
+#: an Ibis expression, or a function returning one, called once the marts before it are stored
+#: (so a rollup of a mart reads the stored mart, not its whole computation again). A name
+#: starting with ``_`` is an intermediate step, dropped once the domain's marts are built.
 Mart = ibis.Table | Callable[[], ibis.Table]
-MART_BUILDERS: dict[str, Callable[[_DuckDBBackend], dict[str, Mart]]] = {}
 
 
 @dataclass
@@ -432,7 +433,7 @@ def build_database(
     spill = db_path.parent / f"{db_path.name}.tmp"  # this build's own (builds run at once)
     con = engine_connection(str(db_path), spill)
     try:
-        for domain in schemas.DOMAINS:
+        for domain in NAMES:
             t0 = time.perf_counter()
             say(f"validating {domain}")
             data = load_domain(root, domain, con=con, settings=settings, progress=say)
@@ -454,20 +455,19 @@ def build_database(
                     say(f"ingesting {domain}")
                     status.rows = ingest_tables(con, data, say)
                     del data
-                    builder = MART_BUILDERS.get(domain)
-                    if builder is not None:
-                        say(f"building {domain} marts")
-                        be = ibis.duckdb.from_connection(con)
-                        steps: list[str] = []
-                        for name, expr in builder(be).items():
-                            with watch(con, say, f"building {domain} mart {name}"):
-                                if callable(expr):  # built from marts stored before it
-                                    expr = expr()
-                                be.create_table(name, expr, overwrite=True)
-                                if name.startswith("_"):
-                                    steps.append(name)
-                        for name in steps:  # intermediate steps are not kept
-                            con.execute(f'DROP TABLE "{name}"')
+                    builder = resolve(get(domain).marts)
+                    say(f"building {domain} marts")
+                    be = ibis.duckdb.from_connection(con)
+                    steps: list[str] = []
+                    for name, expr in builder(be).items():
+                        with watch(con, say, f"building {domain} mart {name}"):
+                            if callable(expr):  # built from marts stored before it
+                                expr = expr()
+                            be.create_table(name, expr, overwrite=True)
+                            if name.startswith("_"):
+                                steps.append(name)
+                    for name in steps:  # intermediate steps are not kept
+                        con.execute(f'DROP TABLE "{name}"')
                     status.loaded = True
                 except (duckdb.Error, ibis.common.exceptions.IbisError, ValueError) as exc:
                     log.exception("loading %s from %s failed", domain, root)
@@ -596,7 +596,6 @@ def open_source(
     start at once on the same files take turns through a lock file: one builds, the others wait
     and then use its result. A damaged entry is discarded and rebuilt.
     """
-    import data.marts  # noqa: F401  (registers MART_BUILDERS)
 
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -662,5 +661,5 @@ def validate_root(
 ) -> dict[str, DomainData]:
     """Validate without ingesting (for `tieout validate`)."""
     return {
-        d: load_domain(Path(root), d, settings=settings) for d in (domains or list(schemas.DOMAINS))
+        d: load_domain(Path(root), d, settings=settings) for d in (domains or list(NAMES))
     }

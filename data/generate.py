@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from data import schemas
+from data.domains import NAMES, REGISTRY, resolve
 
 DEFAULT_START = dt.date(2025, 1, 1)
 DEFAULT_END = dt.date(2025, 12, 31)
@@ -702,7 +703,7 @@ def generate(
     start: dt.date = DEFAULT_START,
     end: dt.date = DEFAULT_END,
     fmt: str = "parquet",
-    domains: tuple[str, ...] = schemas.DOMAINS,
+    domains: tuple[str, ...] = NAMES,
     tracking_rows: int | None = None,
     claimed_orders: int | None = None,
     progress: Progress | None = None,
@@ -721,46 +722,24 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
     tick = progress or (lambda _n: None)
-    seeds = np.random.SeedSequence(seed).spawn(3)
-    if "payments" in domains:
-        shutil.rmtree(out / "payments", ignore_errors=True)
-        generate_payments(out, rows, np.random.default_rng(seeds[0]), start, end, fmt, tick)
-    if "influencer" in domains:
-        shutil.rmtree(out / "influencer", ignore_errors=True)
-        generate_influencer(
-            out,
-            tracking_rows or max(rows // 5, 2000),
-            np.random.default_rng(seeds[1]),
-            start,
-            end,
-            fmt,
-            tick,
-        )
-    if "reconciliation" in domains:
-        shutil.rmtree(out / "reconciliation", ignore_errors=True)
-        generate_reconciliation(
-            out,
-            claimed_orders or max(rows // 5, 1000),
-            np.random.default_rng(seeds[2]),
-            start,
-            end,
-            fmt,
-            tick,
-        )
+    seeds = np.random.SeedSequence(seed).spawn(len(REGISTRY))
+    overrides = {"influencer": tracking_rows, "reconciliation": claimed_orders}
+    for name in domains:
+        d = REGISTRY[name]
+        shutil.rmtree(out / name, ignore_errors=True)
+        units = overrides.get(name) or d.demo_units(rows)
+        rng = np.random.default_rng(seeds[d.seed_stream])
+        resolve(d.generator)(out, units, rng, start, end, fmt, tick)
     (out / MARKER).write_text(f"rows={rows} seed={seed} start={start} end={end} format={fmt}\n")
     return out
 
 
 def total_units(
     rows: int,
-    domains: tuple[str, ...] = schemas.DOMAINS,
+    domains: tuple[str, ...] = NAMES,
     tracking_rows: int | None = None,
     claimed_orders: int | None = None,
 ) -> int:
     """How many progress units `generate` reports (for a progress bar's total)."""
-    total = rows if "payments" in domains else 0
-    if "influencer" in domains:
-        total += tracking_rows or max(rows // 5, 2000)
-    if "reconciliation" in domains:
-        total += claimed_orders or max(rows // 5, 1000)
-    return total
+    overrides = {"influencer": tracking_rows, "reconciliation": claimed_orders}
+    return sum(overrides.get(d) or REGISTRY[d].demo_units(rows) for d in domains)

@@ -15,8 +15,6 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend
 
-from data.engine import MART_BUILDERS
-
 
 @functools.cache
 def _min_by(dtype: dt.DataType, key: dt.DataType) -> Callable[..., ir.Scalar]:
@@ -132,9 +130,6 @@ def payments_marts(be: Backend) -> dict[str, ibis.Table]:
         "pay_declines": declines,
         "pay_monthly": monthly,
     }
-
-
-MART_BUILDERS["payments"] = payments_marts
 
 
 # --------------------------------------------------------------------------- influencer
@@ -320,9 +315,6 @@ def _credit_mart(be: Backend, sales: ibis.Table, posts: ibis.Table) -> ibis.Tabl
     return u.group_by(["model", *dims, "credited"]).agg(credit_cents=u.credit_cents.sum())
 
 
-MART_BUILDERS["influencer"] = influencer_marts
-
-
 # --------------------------------------------------------------------------- reconciliation
 
 
@@ -470,6 +462,3 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
     split_rows = split_rows.select(*fkeys, "order_id", rows=1, fin_cents="fin_cents")
     out["rec_finance_groups"] = ibis.union(one, split_rows.cast(one.schema())).order_by("fin_date")
     return out
-
-
-MART_BUILDERS["reconciliation"] = reconciliation_marts

@@ -76,9 +76,12 @@ class DomainModel(param.Parameterized):
     """Owns one domain's filter state and computed outputs."""
 
     domain: ClassVar[str] = ""
-    #: Multi-value filter parameters (a row passes if its value is one of the chosen; none = all).
-    FILTERS: ClassVar[tuple[str, ...]] = ()
-    #: Other parameters whose change recomputes the outputs (tolerances, model choices).
+    #: Multi-value filter parameters (a row passes if its value is one of the chosen; none = all),
+    #: each with its name in a link and on the command line: the column it filters, in the
+    #: singular (``segments`` -> ``--segment``, ``?segment=``).
+    FILTERS: ClassVar[dict[str, str]] = {}
+    #: Other parameters whose change recomputes the outputs (tolerances, model choices); a
+    #: setting's name in a link is its own, on the command line with hyphens (``--abs-tol``).
     SETTINGS: ClassVar[tuple[str, ...]] = ()
     #: DataFrame outputs that are properties worked out on first read, not parameters.
     LAZY_OUTPUTS: ClassVar[tuple[str, ...]] = ()

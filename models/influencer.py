@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import numpy as np
@@ -126,7 +126,13 @@ class InfluencerModel(DomainModel):
     """Owns the influencer filters and every influencer output."""
 
     domain = "influencer"
-    FILTERS = ("brands", "products", "platforms", "categories", "tiers")
+    FILTERS: ClassVar[dict[str, str]] = {
+        "brands": "brand",
+        "products": "product",
+        "platforms": "platform",
+        "categories": "category",
+        "tiers": "tier",
+    }
     SETTINGS = ("cogs", "attribution")
 
     brands = param.ListSelector(default=[], objects=[], doc="Brands to include.")

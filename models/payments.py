@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 import math
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import numpy as np
@@ -179,14 +179,14 @@ class PaymentsModel(DomainModel):
     """Owns the payments filters and every payments output (KPIs, series, tables)."""
 
     domain = "payments"
-    FILTERS = (
-        "segments",
-        "industries",
-        "regions",
-        "account_managers",
-        "channels",
-        "payment_methods",
-    )
+    FILTERS: ClassVar[dict[str, str]] = {
+        "segments": "segment",
+        "industries": "industry",
+        "regions": "region",
+        "account_managers": "account_manager",
+        "channels": "channel",
+        "payment_methods": "payment_method",
+    }
 
     segments = param.ListSelector(default=[], objects=[], doc="Merchant segments to include.")
     industries = param.ListSelector(default=[], objects=[], doc="Merchant industries to include.")

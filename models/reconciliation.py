@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import numpy as np
@@ -91,7 +91,7 @@ class ReconciliationModel(DomainModel):
     """Owns the reconciliation filters, tolerances and every reconciliation output."""
 
     domain = "reconciliation"
-    FILTERS = ("channels", "campaigns")
+    FILTERS: ClassVar[dict[str, str]] = {"channels": "channel", "campaigns": "campaign"}
     SETTINGS = ("abs_tol", "rel_tol", "timing_days", "anomaly_threshold")
 
     channels = param.ListSelector(default=[], objects=[], doc="Marketing channels to include.")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from data import schemas
+from data import domains, schemas
 
 #: Payload templates, cycled over the distinct values; ``{n}`` is the value's serial number.
 PAYLOADS = (
@@ -70,7 +70,7 @@ def make_hostile_demo(out: Path, rows: int = 3000) -> Path:
         src = generate(Path(tmp) / "demo", rows=rows, fmt="csv")
         frames: dict[tuple[str, str], pd.DataFrame] = {}
         columns: list[tuple[str, str, str]] = []
-        for domain in schemas.DOMAINS:
+        for domain in domains.NAMES:
             for spec in schemas.tables_of(domain):
                 path = src / domain / f"{spec.name}.csv"
                 if not path.exists():  # an optional table the generator does not write

@@ -91,3 +91,65 @@ def test_generate(tmp_path: Path) -> None:
     assert main(["generate", "--out", str(tmp_path / "g"), "--rows", "2000", "--quiet"]) == 0
     assert (tmp_path / "g" / "payments" / "transactions.parquet").exists()
     assert main(["generate", "--out", str(tmp_path / "g"), "--rows", "0"]) == 2
+
+
+def test_every_filter_and_setting_is_a_flag_and_a_link_name() -> None:
+    """One naming rule: a model's filters and settings are the CLI's flags and the URL's names."""
+    from app.cli import build_parser
+    from app.urlstate import url_names
+    from data.domains import REGISTRY
+
+    kpis = build_parser()._subparsers._group_actions[0].choices["kpis"]  # type: ignore[union-attr]
+    flags = {s for a in kpis._actions for s in a.option_strings}
+    for domain in REGISTRY.values():
+        cls = domain.model_class()
+        names = set(url_names(cls.__new__(cls)).values())  # only class attributes are read
+        for name in [*cls.FILTERS.values(), *cls.SETTINGS]:
+            assert "--" + name.replace("_", "-") in flags, (domain.name, name)
+            assert name in names, (domain.name, name)
+
+
+def _kpis(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["kpis", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_attribution_flag_equals_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--attribution linear` gives what the page's model gives with linear attribution, and
+    differs from last touch on the tiny data (so the flag is not ignored)."""
+    from data.engine import open_source
+    from models.influencer import InfluencerModel
+    from tests.influencer_tiny import tables
+
+    root = write_tables(tmp_path, "influencer", tables())
+    base = ["--domain", "influencer", "--data", str(root), "--tables"]
+    linear = _kpis(capsys, *base, "--attribution", "linear")
+    last = _kpis(capsys, *base)
+    model = InfluencerModel(open_source(root), attribution="linear")
+    from app.cli import dumps
+
+    assert linear["filters"]["attribution"] == "linear"
+    assert last["filters"]["attribution"] == "last_touch"
+    assert linear["kpis"] == json.loads(dumps(model.summary()["kpis"]))
+    assert linear["tables"] != last["tables"]
+
+
+def test_anomaly_threshold_flag_equals_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import dumps
+    from data.engine import open_source
+    from models.reconciliation import ReconciliationModel
+    from tests.recon_tiny import tables
+
+    root = write_tables(tmp_path, "reconciliation", tables())
+    out = _kpis(
+        capsys, "--domain", "reconciliation", "--data", str(root), "--anomaly-threshold", "2.5"
+    )
+    model = ReconciliationModel(open_source(root), anomaly_threshold=2.5)
+    assert out["filters"]["anomaly_threshold"] == 2.5
+    assert out["kpis"] == json.loads(dumps(model.summary()["kpis"]))
+    assert main(["kpis", "--domain", "payments", "--data", str(root), "--cogs", "0.5"]) == 2
+    assert "does not apply to the payments domain" in capsys.readouterr().err

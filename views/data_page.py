@@ -24,6 +24,7 @@ import param
 from app.loader import Job, load_folder
 from app.settings import demo_dir, mode, save_prefs
 from data import schemas
+from data.domains import NAMES
 from data.engine import default_cache_dir, forget_source, read_runs
 from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
 from data.validate import SUFFIXES
@@ -349,7 +350,7 @@ class DataView(pn.viewable.Viewer):
                 pn.Row(check, demo),
                 sizing_mode="stretch_width",
             )
-        self.domain = pn.widgets.Select(label="Domain", options=list(schemas.DOMAINS))
+        self.domain = pn.widgets.Select(label="Domain", options=list(NAMES))
         limit = f"{MAX_UPLOAD_BYTES // 1024**2}MB"
         self.files = UploadDropper(
             multiple=True,
@@ -453,7 +454,7 @@ class DataView(pn.viewable.Viewer):
 
     def show_candidate(self, source: Any, domains: list[str] | None = None) -> None:
         """Show the new data's report; offer to switch the domains that loaded."""
-        wanted = domains or [d for d in schemas.DOMAINS if source.status[d].present]
+        wanted = domains or [d for d in NAMES if source.status[d].present]
         ok = [d for d in wanted if source.has(d)]
         bad = [d for d in wanted if d not in ok]
         lines = [f"**Checked** `{esc(source.root)}`:"]
