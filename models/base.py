@@ -47,6 +47,12 @@ PERIOD_PRESETS = (
 )
 
 
+#: The period a page opens on, first that fits: the last full quarter when the quarter before it
+#: is in the data too, else the last full month when the month before it is, else all the data
+#: (which has nothing before it to compare with). See `DomainModel.opening_period`.
+OPENING_PRESETS = ("Last full quarter", "Last full month")
+
+
 def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """The (start, end) of preset ``name`` for data from ``first`` to ``last``."""
     q_start = dt.date(last.year, 3 * ((last.month - 1) // 3) + 1, 1)
@@ -114,8 +120,11 @@ class DomainModel(param.Parameterized):
         default=0, precedence=-1, doc="How many times outputs were computed."
     )
 
-    def __init__(self, source: Any, **params: Any):
+    def __init__(self, source: Any, opening_view: bool = False, **params: Any):
+        """``opening_view``: start on `opening_period` (the app's pages) instead of the whole
+        data span (the CLI and exports, where no dates means all the data)."""
         self._source = source
+        self._opening_view = opening_view
         self._be = source.backend()
         self._prepared: dict[tuple[str, Any], Prepared] = {}  # by query name and shape
         super().__init__()
@@ -123,6 +132,8 @@ class DomainModel(param.Parameterized):
         first, last = self._data_span()
         with param.edit_constant(self):
             self.data_start, self.data_end = first, last
+        if "start" not in params and "end" not in params:
+            params["start"], params["end"] = self.opening_period()
         params.setdefault("start", first)
         params.setdefault("end", last)
         with param.parameterized.discard_events(self):
@@ -167,8 +178,26 @@ class DomainModel(param.Parameterized):
         return [v for v in objects if v in found]
 
     def clear_filters(self) -> None:
-        """Every filter off and the whole data span, in one change."""
-        self.param.update(**{f: [] for f in self.FILTERS}, start=self.data_start, end=self.data_end)
+        """Every filter off and the opening period (`opening_period`), in one change."""
+        start, end = self.opening_period()
+        self.param.update(**{f: [] for f in self.FILTERS}, start=start, end=end)
+
+    def opening_period(self) -> tuple[dt.date | None, dt.date | None]:
+        """The period a fresh view shows (and a link without dates means).
+
+        Built with ``opening_view``: the first of `OPENING_PRESETS` whose previous period
+        (`previous_period`) lies inside the data, so the cards have something to compare with;
+        else, and always without ``opening_view``, the whole data span.
+        """
+        first, last = self.data_start, self.data_end
+        if not self._opening_view or first is None or last is None:
+            return first, last
+        for name in OPENING_PRESETS:
+            start, end = preset_period(name, first, last)
+            days = (end - start).days + 1
+            if start - dt.timedelta(days=days) >= first:
+                return start, end
+        return first, last
 
     def use_preset(self, name: str) -> None:
         """Set the period to the preset ``name`` (`PERIOD_PRESETS`), in one change."""
@@ -192,6 +221,15 @@ class DomainModel(param.Parameterized):
         start, end = self.period()
         days = (end - start).days + 1
         return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+    def comparison(self) -> dict[str, Any]:
+        """What the cards compare with, in words (`models.presentation.comparison`): its name
+        (``previous quarter``), dates, and whether the data covers none, part or all of it."""
+        from models.presentation import comparison
+
+        start, end = self.period()
+        p_start, p_end = self.previous_period()
+        return comparison(start, end, p_start, p_end, self.data_start, self.data_end)
 
     def _refresh(self, *events: Any) -> None:
         outputs = self.compute()

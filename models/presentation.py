@@ -324,6 +324,93 @@ def compact(value: float, kind: str) -> str:
     return f"{sign}${text}" if kind == "money" else f"{sign}{text}"
 
 
+def day_text(day: Any, year: bool = True) -> str:
+    """``Oct 1, 2025`` (``Oct 1`` without the year)."""
+    return f"{day:%b} {day.day}, {day.year}" if year else f"{day:%b} {day.day}"
+
+
+def span_text(start: Any, end: Any) -> str:
+    """``Jul 1 - Sep 30, 2025``; ``Dec 2, 2024 - Jan 31, 2025`` across a year; one day alone."""
+    if start == end:
+        return day_text(start)
+    return f"{day_text(start, year=start.year != end.year)} - {day_text(end)}"
+
+
+def _calendar(start: Any, end: Any) -> tuple[str, str] | None:
+    """(``quarter``, ``Q3 2025``) when ``start..end`` is exactly a calendar month, quarter or
+    year; else None."""
+    import datetime as dt
+
+    after = end + dt.timedelta(days=1)
+    if start.day != 1 or after.day != 1:
+        return None
+    months = (after.year - start.year) * 12 + after.month - start.month
+    if months == 1:
+        return "month", f"{start:%b %Y}"
+    if months == 3 and start.month % 3 == 1:
+        return "quarter", f"Q{(start.month + 2) // 3} {start.year}"
+    if months == 12 and start.month == 1:
+        return "year", str(start.year)
+    return None
+
+
+def period_text(start: Any, end: Any) -> str:
+    """A period as people name it: ``Q4 2025 (Oct 1 - Dec 31, 2025)``, ``Nov 2025 (...)``, or
+    its dates."""
+    cal = _calendar(start, end)
+    return f"{cal[1]} ({span_text(start, end)})" if cal else span_text(start, end)
+
+
+def comparison(
+    start: Any, end: Any, p_start: Any, p_end: Any, first: Any, last: Any
+) -> dict[str, Any]:
+    """How the cards name what they compare with: the period ``start..end`` against
+    ``p_start..p_end`` (the equally long window just before it), for data from ``first`` to
+    ``last``.
+
+    Returns ``name`` (``previous quarter`` when the compared window is exactly one, else
+    ``previous 30 days``), ``coverage`` (``all``, ``part`` or ``none`` of it in the data),
+    ``short`` (after a change on a card: ``vs previous quarter``), ``missing`` (a card with
+    nothing to compare: ``no data for the previous quarter``), ``tooltip`` and ``caption``
+    (one line above the cards naming both periods).
+    """
+    cal = _calendar(p_start, p_end)
+    days = (p_end - p_start).days + 1
+    name = (
+        f"previous {cal[0]}"
+        if cal
+        else ("previous day" if days == 1 else f"previous {days:,} days")
+    )
+    if first is None or p_end < first or (last is not None and p_start > last):
+        coverage = "none"
+    elif p_start < first:
+        coverage = "part"
+    else:
+        coverage = "all"
+    compared = period_text(p_start, p_end)
+    tooltip = f"Compared with the {name}, {compared}."
+    if coverage == "none":
+        tooltip += (
+            f" The data starts on {day_text(first)}: nothing to compare with." if first else ""
+        )
+    elif coverage == "part":
+        tooltip += f" The data starts on {day_text(first)}: only part of it is in the data."
+    short = f"vs {name}" + (" (part in the data)" if coverage == "part" else "")
+    caption = f"{period_text(start, end)} compared with the {name}, {compared}"
+    if coverage == "none":
+        caption = f"{period_text(start, end)}: no data for the {name} ({compared}) to compare with"
+    elif coverage == "part":
+        caption += f" (the data starts on {day_text(first)})"
+    return {
+        "name": name,
+        "coverage": coverage,
+        "short": short,
+        "missing": f"no data for the {name}",
+        "tooltip": tooltip,
+        "caption": caption,
+    }
+
+
 #: KPI keys of each domain's ``tieout kpis`` output, in the order the reference lists them.
 KPI_KEYS: dict[str, tuple[str, ...]] = {
     "payments": (

@@ -81,3 +81,95 @@ def test_filter_options_narrow_each_other(tmp_path) -> None:
     r = make_model("reconciliation", source)
     r.channels = ["Social"]  # Social spend is CampB's only
     assert r.options_for("campaigns") == ["CampB"]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        # Q4 2025 (92 days) has Jul 1..Sep 30 before it, inside the data
+        (D(2025, 1, 1), D(2025, 12, 31), (D(2025, 10, 1), D(2025, 12, 31))),
+        # data ends Nov 20: last full quarter Q3 (92 days) needs Apr 1..Jun 30: in the data
+        (D(2025, 3, 1), D(2025, 11, 20), (D(2025, 7, 1), D(2025, 9, 30))),
+        # from Aug 15 only: Q3 is cut, so October (31 days) against Aug 31..Sep 30
+        (D(2025, 8, 15), D(2025, 11, 20), (D(2025, 10, 1), D(2025, 10, 31))),
+        # six weeks of data: no full month with a month before it: all the data
+        (D(2025, 1, 10), D(2025, 2, 28), (D(2025, 1, 10), D(2025, 2, 28))),
+    ],
+)
+def test_the_opening_period_has_a_previous_period_in_the_data(first, last, expected) -> None:
+    from types import SimpleNamespace
+
+    from models.base import DomainModel
+
+    stub = SimpleNamespace(_opening_view=True, data_start=first, data_end=last)
+    assert DomainModel.opening_period(stub) == expected
+    stub._opening_view = False  # the CLI: no dates means all the data
+    assert DomainModel.opening_period(stub) == (first, last)
+
+
+def test_links_are_made_against_the_opening_view(tmp_path) -> None:
+    from app.urlstate import from_query, to_query
+    from data.engine import open_source
+    from models import make_model
+    from tests.conftest import write_tables
+    from tests.payments_tiny import MERCHANTS, TRANSACTIONS
+
+    root = write_tables(
+        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    source = open_source(root)
+    m = make_model("payments", source, opening_view=True)
+    # Data 2025-01-10..2025-02-28: February's 28 days before it start on Jan 4, before the data
+    assert (m.start, m.end) == (D(2025, 1, 10), D(2025, 2, 28))
+    assert m.comparison()["coverage"] == "none"
+    assert to_query(m) == {}  # the opening view is the clean link
+    m.use_preset("Last full month")
+    assert m.comparison()["coverage"] == "part"  # Jan 4..31: the data starts on Jan 10
+    assert to_query(m) == {"start": ["2025-02-01"]}
+    other = make_model("payments", source, opening_view=True)
+    other.param.update(**from_query(other, to_query(m))["values"])
+    assert (other.start, other.end) == (D(2025, 2, 1), D(2025, 2, 28))
+    m.segments = ["SMB"]
+    m.clear_filters()  # back to the opening view
+    assert (m.start, m.end, m.segments) == (D(2025, 1, 10), D(2025, 2, 28), [])
+
+
+@pytest.mark.parametrize(
+    ("period", "previous", "first", "coverage", "short", "caption"),
+    [
+        (  # Q4 (92 days) has Q3 (92 days) just before it
+            (D(2025, 10, 1), D(2025, 12, 31)),
+            (D(2025, 7, 1), D(2025, 9, 30)),
+            D(2025, 1, 1),
+            "all",
+            "vs previous quarter",
+            "Q4 2025 (Oct 1 - Dec 31, 2025) compared with the previous quarter, "
+            "Q3 2025 (Jul 1 - Sep 30, 2025)",
+        ),
+        (  # November (30 days) against the 30 days before: Oct 2..31, not a month
+            (D(2025, 11, 1), D(2025, 11, 30)),
+            (D(2025, 10, 2), D(2025, 10, 31)),
+            D(2025, 10, 15),
+            "part",
+            "vs previous 30 days (part in the data)",
+            "Nov 2025 (Nov 1 - Nov 30, 2025) compared with the previous 30 days, "
+            "Oct 2 - Oct 31, 2025 (the data starts on Oct 15, 2025)",
+        ),
+        (  # the whole year: nothing before it
+            (D(2025, 1, 1), D(2025, 12, 31)),
+            (D(2024, 1, 1), D(2024, 12, 31)),
+            D(2025, 1, 1),
+            "none",
+            "vs previous year",
+            "2025 (Jan 1 - Dec 31, 2025): no data for the previous year "
+            "(2024 (Jan 1 - Dec 31, 2024)) to compare with",
+        ),
+    ],
+)
+def test_the_comparison_is_named(period, previous, first, coverage, short, caption) -> None:
+    from models.presentation import comparison
+
+    c = comparison(*period, *previous, first, D(2025, 12, 31))
+    assert (c["coverage"], c["short"], c["caption"]) == (coverage, short, caption)
+    if coverage == "none":
+        assert c["missing"] == "no data for the previous year"
