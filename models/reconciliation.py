@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar
 
 import ibis
@@ -43,6 +44,11 @@ BRIDGE_STEPS = (
     "finance_only",
     "finance_revenue",
 )
+#: The bridge step of pairs a person confirmed (a missing-in-finance claim and a finance-only
+#: order that are one sale, `models.review`): their finance minus claimed revenue. The bridge has
+#: it, after the amount differences, whenever the model is given confirmed pairs.
+REVIEW_STEP = "matched_on_review"
+REVIEW_FLAG = "matched_on_review"
 APPROX_STEPS = (
     "marketing_revenue",
     "day_level_difference (approximate)",
@@ -118,8 +124,23 @@ class ReconciliationModel(DomainModel):
     daily = param.DataFrame(default=None, precedence=-1, doc="Claimed vs booked per day.")
     lag_days = param.Number(default=0, precedence=-1, doc="Typical claim-to-booking lag (days).")
     anomalies = param.DataFrame(default=None, precedence=-1, doc="The user's own anomaly rows.")
+    confirmed = param.List(
+        default=[],
+        precedence=-1,
+        doc="(claim order id, finance order id) pairs a person confirmed as one sale: each "
+        "counts as a matched order (models.review).",
+    )
+    confirmed_ignored = param.List(
+        default=[],
+        precedence=-1,
+        doc="Confirmed pairs the data no longer allows, as (claim id, finance id, why).",
+    )
 
     LAZY_OUTPUTS = ("exceptions",)
+
+    def __init__(self, source: Any, **params: Any):
+        super().__init__(source, **params)
+        self.param.watch(self._refresh, ["confirmed"])
 
     @property
     def exceptions(self) -> pd.DataFrame:
@@ -135,11 +156,16 @@ class ReconciliationModel(DomainModel):
                 self._exceptions = no_exceptions()
             else:
                 rows = self._run("exceptions", self._exceptions_q, camps, **values)
-                self._exceptions = self._exception_table(rows)
+                self._exceptions = self._reviewed_exceptions(
+                    self._exception_table(rows), camps, **values
+                )
         return self._exceptions
 
     def _setup(self) -> None:
         self._exceptions: pd.DataFrame | None = None
+        self._pairs_for: tuple[tuple[str, str], ...] | None = None
+        self._pairs: list[dict[str, Any]] = []
+        self._pairs_ignored: list[tuple[str, str, str]] = []
         self._exceptions_for: tuple[list[str] | None, dict[str, Any]] = (None, {})
         be = self._be
         names = be.list_tables()
@@ -232,6 +258,7 @@ class ReconciliationModel(DomainModel):
         self._exceptions, self._exceptions_for = None, (camps, self._order_values(start, end))
         if self._orders_t is None:
             return self._compute_approximate(start, end, p_start, p_end, camps)
+        ignored = self._check_pairs()
         cur = self._orders(start, end, camps, details=True)
         prev = self._orders(p_start, p_end, camps, details=False)
         spend_c = self._spend(start, end, camps)
@@ -241,9 +268,11 @@ class ReconciliationModel(DomainModel):
             self._spend(p_start, p_end, camps), self._users(p_start, p_end, camps)[0], prev
         )
         steps = cur["bridge"]
-        bridge = pd.DataFrame({"step": list(BRIDGE_STEPS), "amount": [money(v) for v in steps]})
+        names = self._step_names()
+        bridge = pd.DataFrame({"step": names, "amount": [money(v) for v in steps]})
         check = money(sum(steps[:-1]) - steps[-1])
         return {
+            "confirmed_ignored": ignored,
             "kpis": kpis,
             "kpis_prev": kpis_prev,
             "bridge": bridge,
@@ -467,18 +496,23 @@ class ReconciliationModel(DomainModel):
         rows = self._run("summary", self._summary_q, camps, **self._order_values(start, end))
         summary = {k: int(rows[k].sum()) for k in rows.columns if k != "lag"}
         matched = rows[rows["lag"].notna()]
-        summary["lag"] = weighted_median(matched["lag"], matched["orders_matched"])
         daily_f = self._run("finance_daily", self._finance_daily_q, camps, **period)
         tot = {
             k: int(daily_f[k].sum())
             for k in ("finance", "timing_in", "finance_only", "n_finance_only")
         }
+        reviewed = self._pairs_in(start, end, camps)
+        review_step, lags = self._apply_pairs(reviewed, camps, summary, tot)
+        summary["lag"] = weighted_median(
+            [*matched["lag"], *lags], [*matched["orders_matched"], *([1] * len(lags))]
+        )
         steps = [
             int(summary["marketing"]),
             -int(summary["dups"]),
             -int(summary["missing"]),
             -int(summary["refunded"]),
             int(summary["amount_diff"]),
+            *([review_step] if self.confirmed else []),
             -int(summary["timing_out"]) + tot["timing_in"],
             tot["finance_only"],
             tot["finance"],
@@ -499,14 +533,236 @@ class ReconciliationModel(DomainModel):
         sc = self._run("split_claims", self._split_claims_q, camps, **period)
         claims = pd.concat([dc[["date", "campaign", "claims"]], sc[["date", "campaign", "claims"]]])
         out["daily_claims"] = claims.groupby("date", as_index=False)["claims"].sum()
-        out["daily_finance"] = daily_f[["fin_date", "finance"]]
+        daily_fin = daily_f[["fin_date", "finance"]]
+        # A confirmed pair: its booking counts for a campaign filter that passes its claim
+        # (without a filter it was counted already, as finance only), and for the campaigns of
+        # its claims in the period, split over them as a split order's is.
+        extra = [
+            (pd.Timestamp(r["fin_date"]), r["fin"])
+            for r in reviewed
+            if r["y_in_p"] and r["in_c"] and camps is not None
+        ]
+        if extra:
+            extra_df = pd.DataFrame(extra, columns=["fin_date", "finance"])
+            base = daily_fin.assign(fin_date=pd.to_datetime(daily_fin["fin_date"]))
+            both = pd.concat([base, extra_df]) if len(base) else extra_df
+            daily_fin = both.groupby("fin_date", as_index=False)["finance"].sum()
+        out["daily_finance"] = daily_fin
         out["claims_by_campaign"] = claims.groupby("campaign", as_index=False)["claims"].sum()
-        pairs = sc[sc["booked"]].drop_duplicates(["order_id", "campaign"])
+        booked = sc[sc["booked"]][["order_id", "campaign", "fin"]]
+        by_review = [
+            (("review", r["claim_id"]), c, r["fin"])
+            for r in reviewed
+            if r["in_p"]
+            for c in r["campaigns_in_p"]
+        ]
+        if by_review:
+            extra_df = pd.DataFrame(by_review, columns=["order_id", "campaign", "fin"])
+            if len(booked):
+                extra_df = pd.concat([booked.astype({"order_id": object}), extra_df])
+            booked = extra_df.assign(order_id=extra_df["order_id"].map(str))
+        pairs = booked.drop_duplicates(["order_id", "campaign"])
         pairs = pairs.sort_values(["order_id", "campaign"]).assign(one=1)
         pairs["share"] = split_cents(pairs, "order_id", "fin", "one").astype(np.int64)
         fin = pd.concat([dc[["campaign", "fin"]], pairs[["campaign"]].assign(fin=pairs["share"])])
         out["finance_by_campaign"] = fin.groupby("campaign")["fin"].sum().astype(np.int64)
         return out
+
+    # -- confirmed pairs (models.review) ---------------------------------------------------------
+    def _step_names(self) -> list[str]:
+        """The bridge's steps: `BRIDGE_STEPS`, with `REVIEW_STEP` when pairs are confirmed."""
+        names = list(BRIDGE_STEPS)
+        if self.confirmed:
+            names.insert(names.index("amount_differences") + 1, REVIEW_STEP)
+        return names
+
+    def _check_pairs(self) -> list[tuple[str, str, str]]:
+        """Read the claims and bookings of the confirmed pairs (once per set of pairs) and keep
+        those the data allows: the claim has no finance row, the finance order is booked and
+        claimed by nobody, and neither is in an earlier pair. Returns the others, with why."""
+        wanted = tuple((str(a), str(b)) for a, b in self.confirmed)
+        if wanted == self._pairs_for:
+            return list(self._pairs_ignored)
+        self._pairs_for, self._pairs, self._pairs_ignored = wanted, [], []
+        if not wanted:
+            return []
+        ids = sorted({i for p in wanted for i in p})
+        m = self._raw_claims
+        claims = self._be.execute(
+            m.filter(m.order_id.cast("string").isin(ids)).select(
+                order_id=m.order_id.cast("string"),
+                date=m.date,
+                campaign=m.campaign.cast("string"),
+                cents=m.revenue_cents,
+                row=m._row,
+            )
+        )
+        claims["date"] = pd.to_datetime(claims["date"]).dt.date
+        f = self._fin
+        fin = self._be.execute(
+            f.filter(f.order_id.cast("string").isin(ids)).select(
+                order_id=f.order_id.cast("string"),
+                fin_date=f.fin_date,
+                fin_cents=f.fin_cents,
+                fin_status=f.fin_status,
+            )
+        )
+        fin["fin_date"] = pd.to_datetime(fin["fin_date"]).dt.date
+        fin = fin.set_index("order_id")
+        used: set[str] = set()
+        for a, b in wanted:
+            why = None
+            own = claims[claims["order_id"] == a].sort_values(["date", "row"])
+            if a == b:
+                why = "a pair of one order with itself"
+            elif own.empty:
+                why = f"{a} has no claim in the data"
+            elif a in fin.index:
+                why = f"{a} is in the finance data now"
+            elif b not in fin.index:
+                why = f"{b} is not in the finance data"
+            elif fin.loc[b, "fin_status"] != "booked":
+                why = f"{b} is {fin.loc[b, 'fin_status']}, not booked"
+            elif (claims["order_id"] == b).any():
+                why = f"{b} has a claim of its own now"
+            elif a in used or b in used:
+                why = "one of its orders is in an earlier confirmed pair"
+            if why is not None:
+                self._pairs_ignored.append((a, b, why))
+                continue
+            used.update((a, b))
+            self._pairs.append(
+                {
+                    "claim_id": a,
+                    "finance_id": b,
+                    "claims": own.reset_index(drop=True),
+                    "fin": int(fin.loc[b, "fin_cents"]),
+                    "fin_date": fin.loc[b, "fin_date"],
+                }
+            )
+        return list(self._pairs_ignored)
+
+    def _pairs_in(
+        self, start: dt.date, end: dt.date, camps: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """What each usable confirmed pair is in [start, end] for these campaigns: claimed in
+        the period by a passing campaign (``in_p``; its primary claim and the campaigns), claimed
+        by one at any date (``in_c``), booked in the period (``y_in_p``)."""
+        out = []
+        for p in self._pairs:
+            c = p["claims"]
+            if camps is not None:
+                c = c[c["campaign"].isin(camps)]
+            cp = c[(c["date"] >= start) & (c["date"] <= end)]
+            out.append(
+                {
+                    "claim_id": p["claim_id"],
+                    "finance_id": p["finance_id"],
+                    "fin": p["fin"],
+                    "fin_date": p["fin_date"],
+                    "in_c": not c.empty,
+                    "in_p": not cp.empty,
+                    "primary": int(cp["cents"].iloc[0]) if len(cp) else 0,
+                    "primary_date": cp["date"].iloc[0] if len(cp) else None,
+                    "campaigns_in_p": sorted(set(cp["campaign"])),
+                    "y_in_p": start <= p["fin_date"] <= end,
+                }
+            )
+        return out
+
+    def _apply_pairs(
+        self,
+        reviewed: list[dict[str, Any]],
+        camps: list[str] | None,
+        summary: dict[str, int],
+        tot: dict[str, int],
+    ) -> tuple[int, list[int]]:
+        """Count confirmed pairs as matched orders: the claim leaves "missing in finance", the
+        booking leaves "finance only" (or, under a campaign filter, joins finance revenue when
+        a passing campaign claimed it); a booking outside the period, or a claim outside it, is
+        timing, as for any matched order. Changes ``summary`` and ``tot`` in place; returns the
+        review step (finance minus claimed revenue of the pairs claimed in the period) and their
+        days from claim to booking (for the typical lag)."""
+        step, lags = 0, []
+        for r in reviewed:
+            if r["in_p"]:
+                summary["orders_missing_in_finance"] -= 1
+                summary["orders_matched"] += 1
+                summary["missing"] -= r["primary"]
+                step += r["fin"] - r["primary"]
+                apart = (r["fin_date"] - r["primary_date"]).days
+                lags.append(apart)
+                if abs(apart) > int(self.timing_days):
+                    summary["orders_timing"] += 1
+                if not r["y_in_p"]:
+                    summary["timing_out"] += r["fin"]
+            if r["y_in_p"]:
+                if camps is None:
+                    tot["finance_only"] -= r["fin"]
+                    tot["n_finance_only"] -= 1
+                elif r["in_c"]:
+                    tot["finance"] += r["fin"]
+                if r["in_c"] and not r["in_p"]:
+                    tot["timing_in"] += r["fin"]
+        return step, lags
+
+    def _reviewed_exceptions(
+        self, table: pd.DataFrame, camps: list[str] | None, **v: Any
+    ) -> pd.DataFrame:
+        """The exceptions with confirmed pairs applied: the claim is matched (flag
+        ``matched_on_review``, its booking beside it), the finance-only row is gone."""
+        if not self._pairs or table.empty:
+            return table
+        reviewed = {r["claim_id"]: r for r in self._pairs_in(v["start"], v["end"], camps)}
+        gone = {r["finance_id"] for r in reviewed.values()}
+        table = table[~((table["class"] == "finance_only") & table["order_id"].isin(gone))].copy()
+        hit = (table["class"] == "missing_in_finance") & table["order_id"].isin(list(reviewed))
+        for i in table.index[hit]:
+            r = reviewed[table.at[i, "order_id"]]
+            if not r["in_p"]:
+                continue
+            apart = (r["fin_date"] - r["primary_date"]).days
+            flags = [f for f in str(table.at[i, "flags"]).split(",") if f and f != "timing"]
+            flags.append(REVIEW_FLAG)
+            if abs(apart) > int(v["timing_days"]):
+                flags.append("timing")
+            table.at[i, "class"] = "matched"
+            table.at[i, "flags"] = ",".join(flags)
+            table.at[i, "finance_revenue"] = r["fin"] / 100
+            table.at[i, "finance_date"] = r["fin_date"]
+        return table.sort_values(["class", "order_id"], kind="stable").reset_index(drop=True)
+
+    # -- for the review workflow (models.review) -----------------------------------------------
+    def finance_only_orders(self) -> pd.DataFrame:
+        """Every booked finance order nobody claimed, at any date (the finance side of suggested
+        matches): order_id, finance_revenue, finance_date."""
+        cols = ["order_id", "finance_revenue", "finance_date"]
+        if self._orders_t is None:
+            return pd.DataFrame(columns=cols)
+        f = self._fin
+        f = f.filter(f.fin_status == "booked", ~f.claimed)
+        out = self._be.execute(
+            f.select(
+                order_id=f.order_id.cast("string"),
+                finance_revenue=f.fin_cents.cast("float64") / 100,
+                finance_date=f.fin_date,
+            ).order_by("order_id")
+        )
+        out["finance_date"] = pd.to_datetime(out["finance_date"]).dt.date
+        return out[cols]
+
+    def channel_of(self) -> dict[str, str]:
+        """Campaign -> channel (from marketing spend)."""
+        m = self._channel_map.dropna(subset=["campaign"])
+        return dict(zip(m["campaign"].astype(str), m["channel"].astype(str), strict=True))
+
+    def input_digests(self) -> dict[str, str]:
+        """The reconciliation input files and their BLAKE2b digests (what a sign-off signs)."""
+        from data.engine import file_digest
+
+        status = self._source.status.get(self.domain)
+        files = status.files if status is not None else {}
+        return {t: file_digest(Path(p)) for t, p in sorted(files.items())}
 
     def _order_values(self, start: dt.date, end: dt.date) -> dict[str, Any]:
         """The values of the order-level queries: period and tolerances."""
@@ -605,7 +861,7 @@ class ReconciliationModel(DomainModel):
             "match_rate": ratio(int(s["orders_matched"]), int(s["orders_claimed"])),
             "bridge": [
                 {"step": step, "amount": money(v)}
-                for step, v in zip(BRIDGE_STEPS, r["bridge"], strict=True)
+                for step, v in zip(self._step_names(), r["bridge"], strict=True)
             ],
         }
         return k
@@ -859,6 +1115,7 @@ class ReconciliationModel(DomainModel):
 __all__ = [
     "BRIDGE_STEPS",
     "EXCEPTION_COLUMNS",
+    "REVIEW_STEP",
     "ReconciliationModel",
     "no_exceptions",
     "robust_scores",

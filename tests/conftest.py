@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from data.engine import clear_sources
+from tests.pgcluster import pg_cluster  # noqa: F401  (a session fixture for every test)
 
 
 @pytest.fixture(autouse=True)
