@@ -751,6 +751,16 @@ class ReconciliationModel(DomainModel):
         out["finance_date"] = pd.to_datetime(out["finance_date"]).dt.date
         return out[cols]
 
+    def extra_sheets(self) -> dict[str, pd.DataFrame]:
+        """Sheets the review adds to the domain workbook (the log, decided matches, sign-offs:
+        `models.review_session.ReviewSession` attaches them); none without a review."""
+        provider = getattr(self, "_extra_sheets", None)
+        return provider() if provider is not None else {}
+
+    def attach_sheets(self, provider: Callable[[], dict[str, pd.DataFrame]] | None) -> None:
+        """Have the workbook ask ``provider`` for extra sheets (`extra_sheets`)."""
+        self._extra_sheets = provider
+
     def channel_of(self) -> dict[str, str]:
         """Campaign -> channel (from marketing spend)."""
         m = self._channel_map.dropna(subset=["campaign"])

@@ -5,6 +5,7 @@ suggestions, status changes, reopening and aging by hand; sign-off snapshots and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,10 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data import state
 from data.engine import open_source
 from data.generate import generate
+from data.state import StaleEdit, open_store
 from models import review
 from models.reconciliation import BRIDGE_STEPS, REVIEW_STEP, ReconciliationModel
+from models.review_session import ReviewSession
 from tests import recon_reference, recon_tiny
 from tests.conftest import write_tables
 
@@ -31,8 +35,9 @@ def _model(root: Path, **params: object) -> ReconciliationModel:
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> ReconciliationModel:
-    return _model(tmp_path)
+def model(tmp_path: Path) -> Iterator[ReconciliationModel]:
+    yield _model(tmp_path)
+    state.dispose_all()  # the sessions' SQLite files
 
 
 def steps(m: ReconciliationModel) -> dict[str, Decimal]:
@@ -457,3 +462,85 @@ def test_bridge_with_confirmed_pairs_ties_to_the_cent(
     assert k["orders_matched"] + k["orders_amount_mismatch"] == (
         ref["orders_matched"] + ref["orders_amount_mismatch"]
     )
+
+
+# ------------------------------------------------------------------ a review session, end to end
+def _session(
+    model: ReconciliationModel, tmp_path: Path, who: str = "ana", server: bool = True
+) -> ReviewSession:
+    return ReviewSession(model, open_store(f"sqlite:///{tmp_path / 'r.sqlite'}"), who, server)
+
+
+def test_session_confirm_a_suggestion_changes_every_number(
+    model: ReconciliationModel, tmp_path: Path
+) -> None:
+    model.param.update(abs_tol=5.0, timing_days=8)  # A3 30.00 / F1 25.00, 8 days apart
+    s = _session(model, tmp_path)
+    sug = s.suggestions()
+    assert list(zip(sug["claim_id"], sug["finance_id"], strict=True)) == [("A3", "F1")]
+    n = model.computations
+    s.decide("A3", "F1", "confirmed")
+    assert model.computations == n + 1  # one recomputation
+    assert model.confirmed == [("A3", "F1")]
+    assert model.kpis["orders_missing_in_finance"] == 0
+    assert model.bridge_check == D("0.00")
+    assert s.suggestions().empty
+    w = s.worklist().set_index("order_id")
+    assert "A3" not in w.index and "F1" not in w.index  # matched on review: worked
+    log = s.log()
+    assert list(log["action"]) == ["matched", "matched"]
+    assert set(log["order_id"]) == {"A3", "F1"}
+    sheets = model.extra_sheets()
+    assert list(sheets["review_matches"]["decision"]) == ["confirmed"]
+    # a second session (another person) sees the pair in its numbers at once
+    other = ReconciliationModel(model._source, **MARCH, abs_tol=5.0, timing_days=8)
+    _session(other, tmp_path, who="ben")
+    assert other.kpis["orders_missing_in_finance"] == 0
+    s.decide("A3", "F1", "undone")
+    assert model.confirmed == [] and model.kpis["orders_missing_in_finance"] == 1
+    assert set(s.worklist()["order_id"]) >= {"A3", "F1"}
+
+
+def test_session_bulk_status_and_two_sessions(model: ReconciliationModel, tmp_path: Path) -> None:
+    ana, ben = _session(model, tmp_path, "ana"), _session(model, tmp_path, "ben")
+    w_ana, w_ben = ana.worklist(), ben.worklist()  # both load the same versions
+    three = w_ana[w_ana["order_id"].isin(["A2", "A4", "F1"])]
+    assert ana.set_status(three, "investigating", note="<script>x</script>", owner="ana") == 3
+    with pytest.raises(StaleEdit, match=r"A4 \(refunded\) was changed by ana"):
+        ben.set_status(w_ben[w_ben["order_id"] == "A4"], "resolved")
+    w = ben.worklist().set_index("order_id")  # reloaded by the refusal
+    assert w.loc["A4", "status"] == "investigating" and w.loc["A4", "version"] == 1
+    assert ben.set_status(ben.worklist().query("order_id == 'A4'"), "resolved") == 1
+    assert w.loc["A2", "note"] == "<script>x</script>"  # text, escaped where it is shown
+
+
+def test_session_signoff_and_changed_numbers(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    m = _model(root)
+    ana = _session(m, tmp_path, "ana")
+    sid = ana.prepare()
+    with pytest.raises(ValueError, match="another person must approve"):
+        ana.approve(sid)
+    ben = _session(m, tmp_path, "ben")
+    assert ben.changed_signoffs() == []
+    ben.approve(sid)
+    assert ben.signoff_table()["state"].tolist() == ["approved"]
+    # new files for March: A2's booking is now 57.00
+    fin = recon_tiny.FINANCE.replace("A2,2025-03-07,55.00", "A2,2025-03-07,57.00")
+    write_tables(root, "reconciliation", recon_tiny.tables(revenue_finance=fin))
+    m2 = ReconciliationModel(open_source(root), **MARCH)
+    changed = _session(m2, tmp_path, "cy").changed_signoffs()
+    assert len(changed) == 1
+    diff = changed[0][1].set_index("item")
+    assert diff.loc["KPI revenue_finance", "signed"] == "270.00"
+    assert diff.loc["KPI revenue_finance", "now"] == "272.00"
+    assert diff.loc["bridge amount_differences", "now"] == "7.00"
+    assert diff.loc["file revenue_finance", "signed"] != diff.loc["file revenue_finance", "now"]
+
+
+def test_session_signoff_on_the_desktop_one_person(
+    model: ReconciliationModel, tmp_path: Path
+) -> None:
+    s = _session(model, tmp_path, "ana", server=False)
+    s.approve(s.prepare())
+    assert s.signoff_table()["reviewer"].tolist() == ["ana"]
