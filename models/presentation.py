@@ -199,6 +199,40 @@ FIELDS: dict[str, Field] = {
     "finance_date": F("Finance date", "date"),
     "claim_date": F("Claim date", "date"),
     "campaigns": F("Campaigns", "text"),
+    # reconciliation review (models/review.py)
+    "status": F("Status", "text", "Where the review of the exception stands."),
+    "owner": F("Owner", "text", "Who works on the exception."),
+    "note": F("Latest note", "text"),
+    "value_at_stake": F(
+        "Value at stake",
+        "money",
+        "How much the exception moves revenue away from a plain match (see docs/review.md).",
+    ),
+    "age_days": F("Age (days)", "count", "Days from the claim date (finance date) to period end."),
+    "version": F("Version", "count", "Changes saved so far (checked when saving)."),
+    "claim_id": F("Claimed order", "text"),
+    "finance_id": F("Finance order", "text"),
+    "days_apart": F("Days apart", "count", "Finance date - claim date."),
+    "rule": F("Rule", "text"),
+    "age_bucket": F("Age", "text"),
+    "open_exceptions": F("Open exceptions", "count", "Not explained, resolved or written off."),
+    "decision": F("Decision", "text"),
+    "who": F("Who", "text"),
+    "at": F("When (UTC)", "text"),
+    "action": F("Change", "text"),
+    "old": F("Before", "text"),
+    "new": F("After", "text"),
+    "signoff_id": F("Sign-off", "count"),
+    "period_start": F("Period start", "text"),
+    "period_end": F("Period end", "text"),
+    "state": F("State", "text"),
+    "preparer": F("Prepared by", "text"),
+    "prepared_at": F("Prepared (UTC)", "text"),
+    "reviewer": F("Approved by", "text"),
+    "approved_at": F("Approved (UTC)", "text"),
+    "item": F("Item", "text"),
+    "signed": F("When signed", "text"),
+    "now": F("Now", "text"),
 }
 
 #: Labels of the codes the app itself uses or knows (decline reasons, funnel and bridge steps,
@@ -238,10 +272,37 @@ CODES: dict[str, str] = {
     "stopped_processing": "Stopped processing",
     "approval_drop": "Approval drop",
     "volume_drop": "Volume drop",
+    # reconciliation review (models/review.py)
+    "matched_on_review": "Matched on review",
+    "matched_on_review,timing": "Matched on review, timing",
+    "duplicate_claim,matched_on_review": "Duplicate claim, matched on review",
+    "duplicate_claim,matched_on_review,timing": "Duplicate claim, matched on review, timing",
+    "open": "Open",
+    "investigating": "Investigating",
+    "explained": "Explained",
+    "resolved": "Resolved",
+    "written_off": "Written off",
+    "amount_and_date": "Amount and date",
+    "id": "Order ID alike",
+    "id_and_amount": "Order ID alike, amount and date",
+    "confirmed": "Confirmed",
+    "rejected": "Rejected",
+    "undone": "Undone",
+    "reopened": "Reopened",
+    "status": "Status",
+    "unmatched": "Match undone",
+    "amounts": "Amounts changed",
+    "note": "Note",
+    "owner": "Owner",
+    "prepared": "Prepared",
+    "approved": "Approved",
 }
 
 #: Columns whose values are codes: shown by `code_label`.
-CODE_COLUMNS = frozenset({"decline_reason", "decline_class", "step", "reason", "class", "flags"})
+CODE_COLUMNS = frozenset(
+    {"decline_reason", "decline_class", "step", "reason", "class", "flags"}
+    | {"status", "rule", "decision", "action", "state"}  # the reconciliation review's codes
+)
 
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
 
