@@ -361,7 +361,7 @@ def cmd_kpis(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from app.export import write_tables
+    from models.export import write_tables
 
     out = a.out.resolve()
     data = a.data.resolve()

@@ -24,7 +24,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from app.settings import DATA_ENV, MODE_ENV, config_dir, demo_dir, last_data_folder, log_dir
+from data.settings import DATA_ENV, MODE_ENV, config_dir, demo_dir, last_data_folder, log_dir
 
 log = logging.getLogger("tieout")
 
@@ -137,8 +137,8 @@ def run(no_browser: bool = False, data: Path | None = None, port: int = 0) -> in
 
     import panel as pn
 
-    from app.loader import startup_job
     from app.main import create_app
+    from data.loader import startup_job
 
     if data is not None:
         root, make_demo = data.expanduser().resolve(), False

@@ -22,11 +22,11 @@ from typing import Any
 import holoviews as hv
 import panel as pn
 
-from app.loader import Job, load_folder, startup_job
-from app.settings import data_root, demo_dir, mode
 from app.urlstate import from_query, to_query
 from data.domains import NAMES, REGISTRY
 from data.engine import Source
+from data.loader import Job, load_folder, startup_job
+from data.settings import data_root, demo_dir, mode
 
 log = logging.getLogger("tieout")
 

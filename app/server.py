@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.settings import DATA_ENV, data_root
+from data.settings import DATA_ENV, data_root
 
 
 def serve(
@@ -32,8 +32,8 @@ def serve(
     """Ingest (or reuse) the data, then serve `create_app` until stopped."""
     import panel as pn
 
-    from app.loader import startup_job
     from app.main import create_app
+    from data.loader import startup_job
 
     if data is not None:
         os.environ[DATA_ENV] = str(Path(data).resolve())
@@ -47,8 +47,8 @@ def serve(
         raise SystemExit(f"tieout: loading {root} failed: {job.error}")
     if num_procs > 1:
         # DuckDB connections do not survive a fork: each worker reopens the cached database.
-        from app.loader import reset_jobs
         from data.engine import clear_sources
+        from data.loader import reset_jobs
 
         clear_sources()
         reset_jobs()

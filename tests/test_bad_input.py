@@ -13,12 +13,12 @@ import openpyxl
 import pytest
 
 import data.validate as validate
-from app.export import workbook_bytes
-from app.loader import Job, load_folder
 from app.main import create_app
 from data.engine import open_source
+from data.loader import Job, load_folder
 from data.validate import load_domain
 from models import make_model
+from models.export import workbook_bytes
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 from views.data_page import DataView, save_uploads, upload_name

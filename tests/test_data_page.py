@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.loader import Job, load_folder
 from app.main import create_app
 from data.engine import open_source, read_runs
+from data.loader import Job, load_folder
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 from views.data_page import DataView, save_uploads, upload_name

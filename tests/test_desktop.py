@@ -49,7 +49,7 @@ def test_desktop_first_launch_second_launch_and_exit(tmp_path: Path) -> None:
 def test_the_last_data_folder_is_remembered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.settings import last_data_folder, load_prefs, save_prefs
+    from data.settings import last_data_folder, load_prefs, save_prefs
 
     monkeypatch.setenv("TIEOUT_HOME", str(tmp_path / "home"))
     assert last_data_folder() is None and load_prefs() == {}

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from app.cli import main
-from app.export import table_xlsx_bytes, to_csv_bytes, workbook_bytes, write_tables
 from data.engine import open_source
 from models import make_model
+from models.export import table_xlsx_bytes, to_csv_bytes, workbook_bytes, write_tables
 from tests.conftest import write_tables as write_csvs
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 

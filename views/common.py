@@ -523,7 +523,7 @@ def empty_plot(message: str = "No data for these filters") -> hv.Text:
 
 def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
     """CSV and XLSX downloads of a table's rows as shown (model values, text neutralised)."""
-    from app.export import table_xlsx_bytes, to_csv_bytes
+    from models.export import table_xlsx_bytes, to_csv_bytes
 
     def csv() -> io.BytesIO:
         return io.BytesIO(to_csv_bytes(exported_frame(widget)))
@@ -569,7 +569,7 @@ def framed(widget: Any) -> pn.Column:
 
 def workbook_download(model: Any) -> pn.widgets.FileDownload:
     """The whole-domain workbook (KPI sheet with filters and period first, then every table)."""
-    from app.export import workbook_bytes
+    from models.export import workbook_bytes
 
     return pn.widgets.FileDownload(
         callback=lambda: io.BytesIO(workbook_bytes(model)),

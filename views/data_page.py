@@ -21,12 +21,12 @@ import pandas as pd
 import panel as pn
 import param
 
-from app.loader import Job, load_folder
-from app.settings import demo_dir, mode, save_prefs
 from data import schemas
 from data.domains import NAMES
 from data.engine import default_cache_dir, forget_source, read_runs
 from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
+from data.loader import Job, load_folder
+from data.settings import demo_dir, mode, save_prefs
 from data.validate import SUFFIXES
 from views.common import esc, framed, table
 
