@@ -144,6 +144,11 @@ def reviewable(exceptions: pd.DataFrame) -> pd.DataFrame:
     return exceptions[~by_review]
 
 
+def empty_worklist() -> pd.DataFrame:
+    """A worklist without rows."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS})
+
+
 def worklist(
     exceptions: pd.DataFrame,
     items: Mapping[tuple[str, str], Mapping[str, Any]],
@@ -153,7 +158,7 @@ def worklist(
     when nobody touched them yet), value at stake and age in days at ``as_of``."""
     ex = reviewable(exceptions).reset_index(drop=True)
     if ex.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS})
+        return empty_worklist()
     keys = list(zip(ex["order_id"].astype(str), ex["class"].astype(str), strict=True))
     got = [items.get(k, {}) for k in keys]
     out = ex.copy()
@@ -731,6 +736,7 @@ __all__ = [
     "check_approver",
     "confirm_edits",
     "confirmed_pairs",
+    "empty_worklist",
     "id_reason",
     "reopened",
     "snapshot",

@@ -16,6 +16,8 @@ def _isolated(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     monkeypatch.setenv("TIEOUT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # the review state (data/state.py) of each test in its own SQLite file, never the user's
+    monkeypatch.setenv("TIEOUT_STATE", f"sqlite:///{tmp_path_factory.mktemp('state')}/r.sqlite")
     for name in ("TIEOUT_DECIMAL", "TIEOUT_DATE_ORDER", "TIEOUT_MAPPING"):  # set by the CLI
         monkeypatch.delenv(name, raising=False)
     yield

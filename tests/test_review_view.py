@@ -1,0 +1,135 @@
+"""The Review tab (views/review.py) on the tiny dataset: select rows and set a status, confirm a
+suggestion, sign off; a second session's change is refused with a clear message; hostile order
+ids and notes stay text in the page and in the downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import holoviews as hv
+import pytest
+from bokeh.document import Document
+from pyviz_comms import Comm
+
+from data import state
+from data.engine import open_source
+from models.export import to_csv_bytes
+from models.reconciliation import ReconciliationModel
+from tests import recon_tiny
+from tests.conftest import write_tables
+from views.review import ReviewView
+
+MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
+EVIL = "<img src=x onerror=alert(1)>"
+CLAIMS = recon_tiny.CLAIMS.rstrip() + f"\n{EVIL},2025-03-20,CampA,12.00\n"
+
+
+@pytest.fixture
+def view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReviewView]:
+    monkeypatch.setenv("TIEOUT_MODE", "desktop")
+    if "bokeh" not in hv.Store.renderers:
+        hv.extension("bokeh", logo=False)
+    write_tables(tmp_path, "reconciliation", recon_tiny.tables(revenue_marketing=CLAIMS))
+    m = ReconciliationModel(open_source(tmp_path), **MARCH, abs_tol=5.0, timing_days=8)
+    v = ReviewView(model=m, store_url=f"sqlite:///{tmp_path / 'review.sqlite'}")
+    v.shown(True)
+    v.__panel__().get_root(Document(), Comm())  # it renders
+    yield v
+    state.dispose_all()
+
+
+def _rows(v: ReviewView, *ids: str) -> list[int]:
+    return [i for i, o in enumerate(v._frame["order_id"]) if o in ids]
+
+
+def test_set_status_on_selected_rows(view: ReviewView) -> None:
+    # tolerance 5.00: A2 (5.00 apart) is matched; timing window 8 days: A6 (6) is on time
+    assert set(view._work.value["order_id"]) == {"A3", "A4", "A5", "F1", EVIL}
+    view._work.selection = _rows(view, "A4", EVIL)
+    view._status.value = "investigating"
+    view._owner.value = "ana"
+    view._note.value = f"asked finance {EVIL}"
+    view._apply()
+    assert "Saved: 2 exception(s) changed." in view._message.object
+    w = view._frame.set_index("order_id")
+    assert w.loc["A4", "status"] == "investigating" and w.loc[EVIL, "owner"] == "ana"
+    assert w.loc[EVIL, "note"] == f"asked finance {EVIL}"
+    # the table shows text as text (Tabulator's plaintext formatter escapes it)
+    for col in ("order_id", "note", "owner", "status"):
+        assert view._work.formatters[col] == {"type": "plaintext"}
+    assert view._work.titles["status"] == "Status"
+    assert "Investigating" in set(view._work.value["status"])  # the code in words
+    # a rule: writing off needs a note
+    view._work.selection = _rows(view, "A4")
+    view._status.value = "written_off"
+    view._apply()
+    assert "a note is needed" in view._message.object
+
+
+def test_a_change_from_another_session_is_refused_clearly(view: ReviewView, tmp_path: Path) -> None:
+    other = ReviewView(model=view.model, store_url=f"sqlite:///{tmp_path / 'review.sqlite'}")
+    other.shown(True)
+    other.__panel__().get_root(Document(), Comm())
+    view._work.selection = _rows(view, "A4")
+    view._status.value = "resolved"
+    view._apply()
+    other._work.selection = _rows(other, "A4")  # loaded before the first saved
+    other._status.value = "written_off"
+    other._note.value = "gone"
+    other._apply()
+    assert "Not saved: A4 (refunded) was changed by" in other._message.object
+    assert "reload and try again" in other._message.object
+    assert other._frame.set_index("order_id").loc["A4", "status"] == "resolved"  # reloaded
+
+
+def test_confirm_a_suggestion_in_the_page(view: ReviewView) -> None:
+    sugg = view._sugg.tieout_frame
+    assert list(zip(sugg["claim_id"], sugg["finance_id"], strict=True)) == [("A3", "F1")]
+    assert "amounts 5.00 apart" in sugg["reason"].iloc[0]
+    view._sugg.selection = [0]
+    view._decide(view._sugg, "confirmed")
+    assert "Confirmed: A3 / F1." in view._message.object
+    assert view.model.kpis["orders_missing_in_finance"] == 1  # the evil claim is still missing
+    assert "matched_on_review" in list(view.model.bridge["step"])
+    assert view._sugg.tieout_frame.empty
+    view._matches.selection = [0]
+    view._decide(view._matches, "undone")
+    assert "Undone" in view._message.object
+    assert view.model.kpis["orders_missing_in_finance"] == 2
+
+
+def test_aging_and_signoff_in_the_page(view: ReviewView) -> None:
+    totals = view.aging_totals.set_index("age_bucket")
+    assert totals["open_exceptions"].sum() == 5  # A3 A4 A5 F1 and the evil claim
+    # to 03-31: A3 24 days, A4 23, A5 22, F1 16, the evil claim (03-20) 11: all 8-30
+    assert totals.loc["8-30", "open_exceptions"] == 5
+    assert totals.loc["8-30", "value_at_stake"] == Decimal("127.00")  # 30 + 40 + 20 + 25 + 12
+    view._prepare()
+    assert "Signed as preparer: 2025-03-01 to 2025-03-31." in view._message.object
+    view._signoffs.selection = [0]
+    view._compare()
+    assert "the numbers are the same" in view._message.object
+    view._approve()  # the desktop: one person may prepare and approve
+    assert "approved" in view._message.object
+    assert list(view._signoffs.tieout_frame["state"]) == ["approved"]
+
+
+def test_hostile_text_stays_inert_in_messages_and_downloads(view: ReviewView) -> None:
+    view._work.selection = _rows(view, EVIL)
+    view._status.value = "resolved"
+    view._note.value = '=HYPERLINK("http://evil")'
+    view._apply()
+    view._work.selection = _rows(view, EVIL)
+    view._status.value = "explained"  # resolved cannot become explained: refused, naming it
+    view._note.value = "why"
+    view._apply()
+    assert "&lt;img src=x onerror=alert(1)&gt; (resolved cannot become explained)" in (
+        view._message.object
+    )
+    assert EVIL not in view._message.object and EVIL not in view._notices.object
+    csv = to_csv_bytes(view._frame).decode()
+    assert "'=HYPERLINK" in csv  # neutralised for spreadsheets
+    assert EVIL in set(view.session.log()["order_id"])  # kept as it is in the state
