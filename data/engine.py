@@ -262,14 +262,6 @@ def read_runs(cache: Path | None = None, root: Path | None = None) -> list[dict[
     return runs[::-1]
 
 
-def source_files(root: Path) -> dict[str, dict[str, Path]]:
-    """Every file of every declared table under ``root``, by domain and table (one per table)."""
-    found: dict[str, dict[str, Path]] = {}
-    for domain, tables in considered_files(root).items():
-        found[domain] = {t: files[0] for t, files in tables.items() if len(files) == 1}
-    return found
-
-
 def considered_files(root: Path) -> dict[str, dict[str, list[Path]]]:
     """Every file that could hold a declared table under ``root`` (several when ambiguous)."""
     found: dict[str, dict[str, list[Path]]] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -91,22 +91,11 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
-    def extend(self, other: Report) -> None:
-        self.problems.extend(other.problems)
-
     def text(self) -> str:
         if not self.problems:
             return "No problems found."
         head = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
         return "\n".join([head, *(str(p) for p in self.problems)])
-
-
-class DataError(Exception):
-    """Raised when input data cannot be used; carries the full report."""
-
-    def __init__(self, report: Report):
-        self.report = report
-        super().__init__(report.text())
 
 
 @dataclass
@@ -405,7 +394,3 @@ def load_domain(
         data.typed = typed
     return data
 
-
-def load_all(root: str | os.PathLike[str], domains: Iterable[str]) -> dict[str, DomainData]:
-    """`load_domain` for each domain."""
-    return {d: load_domain(root, d) for d in domains}

@@ -29,7 +29,7 @@ import param
 
 from data.marts import ATTRIBUTION_MODELS, TIER_NAMES, tier_of
 from models.base import DomainModel, FiniteNumber, passes, set_options
-from models.kpi import money, pct, ratio
+from models.kpi import apportion, money, pct, ratio, split_cents
 
 SALE_FILTERS = {"platforms": "platform", "categories": "category", "tiers": "tier"}
 GROUP_KEYS = ["influencer_id", "attribution_type", "brand", "product", "campaign", "platform"]
@@ -56,51 +56,6 @@ BY_INFLUENCER_COLUMNS = [
 
 
 # --------------------------------------------------------------------------- pure functions
-
-
-def apportion(weights: np.ndarray, total: int) -> np.ndarray:
-    """Split integer ``total`` over ``weights`` (>= 0) by largest remainder; parts sum to total.
-
-    Ties go to the earlier weight. All zero weights: everything to nothing (zeros) unless total
-    is 0; callers handle "no weight" themselves.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    s = w.sum()
-    if len(w) == 0 or s <= 0:
-        return np.zeros(len(w), dtype=np.int64)
-    exact = w / s * total
-    base = np.floor(exact).astype(np.int64)
-    left = int(total - base.sum())
-    if left:
-        order = np.lexsort((np.arange(len(w)), -(exact - base)))
-        base[order[:left]] += 1
-    return base
-
-
-def split_cents(parts: pd.DataFrame, key: str, amount: str, weight: str) -> pd.Series:
-    """Per group ``key``: split the group's integer ``amount`` (same on every row) over its rows
-    pro rata to integer ``weight``, exactly, by largest remainder (ties: earlier row)."""
-    amt = parts[amount].to_numpy(np.int64)
-    w = parts[weight].to_numpy(np.int64)
-    tot = parts.groupby(key, sort=False)[weight].transform("sum").to_numpy(np.int64)
-    safe = np.where(tot == 0, 1, tot)
-    if np.abs(amt).max(initial=0) * np.abs(w).max(initial=0) < 2**62:
-        exact = amt * w  # numpy's // and % floor like Python's
-        q, r = exact // safe, exact % safe
-    else:  # Python ints avoid int64 overflow of amount x weight on large values
-        exact = amt.astype(object) * w.astype(object)
-        q = np.array([int(e // t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
-        r = np.array([int(e % t) for e, t in zip(exact, safe, strict=True)], dtype=np.int64)
-    frame = pd.DataFrame({"k": parts[key].to_numpy(), "q": q, "r": r, "i": np.arange(len(parts))})
-    left = amt - frame.groupby("k", sort=False)["q"].transform("sum").to_numpy(np.int64)
-    rank = (
-        frame.sort_values(["k", "r", "i"], ascending=[True, False, True])
-        .groupby("k", sort=False)
-        .cumcount()
-        .reindex(frame.index)
-        .to_numpy()
-    )
-    return pd.Series(q + (rank < left).astype(np.int64), index=parts.index)
 
 
 def half_up(value: Decimal) -> int:

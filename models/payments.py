@@ -115,7 +115,7 @@ def kpis_from_sums(
 
 
 def churn_reason(
-    gpv_recent: int, gpv_before: int, appr_recent: float | None, appr_before: float | None
+    gpv_recent: int, appr_recent: float | None, appr_before: float | None
 ) -> tuple[str, str]:
     """(reason code, suggested action) for a merchant at churn risk."""
     if gpv_recent == 0:
@@ -400,7 +400,6 @@ class PaymentsModel(DomainModel):
         for r in risk[used].itertuples(index=False):  # only these: no date columns to box
             reason, action = churn_reason(
                 int(r.a_gpv_cents),
-                int(r.b_gpv_cents),
                 ratio(r.a_approved, r.a_attempts),
                 ratio(r.b_approved, r.b_attempts),
             )

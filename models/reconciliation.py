@@ -30,8 +30,7 @@ import pandas as pd
 import param
 
 from models.base import DomainModel, FiniteNumber, passes, set_options
-from models.influencer import apportion, split_cents
-from models.kpi import money, pct, ratio, weighted_median
+from models.kpi import apportion, money, pct, ratio, split_cents, weighted_median
 
 CLASSES = ("matched", "amount_mismatch", "missing_in_finance", "refunded")
 BRIDGE_STEPS = (

@@ -26,7 +26,24 @@ def load(root: Path) -> dict[str, pd.DataFrame]:
     if "status" not in fin.columns:
         fin["status"] = None
     fin["status"] = fin["status"].fillna("booked").astype(str)
-    return {"claims": claims, "finance": fin}
+    spend = pd.read_parquet(f / "marketing_spend.parquet", columns=["campaign", "channel"])
+    return {"claims": claims, "finance": fin, "spend": spend}
+
+
+def passing(
+    tables: dict[str, pd.DataFrame], campaigns: list[str], channels: list[str]
+) -> list[str] | None:
+    """The campaigns the campaign and channel filters leave (None: no filter): a campaign is in
+    the spend table with its channel, or only in the claims (no channel, so no channel passes)."""
+    if not campaigns and not channels:
+        return None
+    spend = tables["spend"].astype(str)
+    keep = set(tables["claims"]["campaign"].dropna().astype(str)) | set(spend["campaign"])
+    if campaigns:
+        keep &= set(campaigns)
+    if channels:
+        keep &= set(spend.loc[spend["channel"].isin(channels), "campaign"])
+    return sorted(keep)
 
 
 def reconcile(

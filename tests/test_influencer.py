@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from data.engine import open_source
 from data.generate import generate
-from models.influencer import InfluencerModel, apportion, split_cents
+from models.influencer import InfluencerModel
+from models.kpi import apportion, split_cents
 from tests import influencer_tiny
 from tests.conftest import write_tables
 
@@ -132,8 +133,9 @@ def test_filters_matching_nothing(model: InfluencerModel) -> None:
     assert k["orders_total"] == 0
     assert k["roas"] is None
     assert model.top_influencers.empty
-    for frame in model.shares.values():
-        assert all(v == 0 for v in frame["revenue"])
+    assert set(model.shares) == {"source", "brand", "platform", "product", "campaign"}
+    for frame in model.shares.values():  # no sale passes: no rows, the columns kept
+        assert frame.empty and {"revenue", "share"} <= set(frame.columns)
 
 
 def test_dated_payouts_used_as_they_are(tmp_path: Path) -> None:
@@ -247,9 +249,9 @@ def test_apportion_and_split_cents_by_hand() -> None:
 @given(st.lists(st.integers(0, 10**9), min_size=1, max_size=30), st.integers(0, 10**12))
 def test_apportion_conserves(weights: list[int], total: int) -> None:
     parts = apportion(np.array(weights), total)
-    if sum(weights):
-        assert int(parts.sum()) == total
-        assert (parts >= 0).all()
+    assert len(parts) == len(weights) and (parts >= 0).all()
+    # Weights that sum to zero give nothing to anyone; otherwise the parts sum to the total.
+    assert int(parts.sum()) == (total if sum(weights) else 0)
 
 
 # --------------------------------------------------------------------------- properties

@@ -103,9 +103,9 @@ def test_code_labels_cover_the_codes_the_app_writes() -> None:
         *FUNNEL_STEPS,
         *reference["decline_reason"],
         *reference["decline_class"],
-        churn_reason(0, 1, None, None)[0],
-        churn_reason(1, 10, 0.5, 0.9)[0],
-        churn_reason(1, 10, None, None)[0],
+        churn_reason(0, None, None)[0],
+        churn_reason(1, 0.5, 0.9)[0],
+        churn_reason(1, None, None)[0],
     }
     assert {c for c in codes if code_label(c) == c} == set()
 
