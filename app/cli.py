@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from app.recon_cli import add_parser as add_recon_parser
+from app.recon_cli import cmd_recon
 from data.domains import NAMES
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust the reverse proxy's X-Forwarded-For/-Proto headers (client address, https)",
     )
     _add_reading_args(s)
+    add_recon_parser(sub)  # tieout recon status|export-log (issue 19)
     return p
 
 
@@ -424,6 +427,7 @@ COMMANDS = {
     "export": cmd_export,
     "serve": cmd_serve,
     "desktop": cmd_desktop,
+    "recon": cmd_recon,
 }
 
 

@@ -180,8 +180,11 @@ def header_rows(model: Any) -> list[tuple[str, Any]]:
 
 
 def workbook_bytes(model: Any) -> bytes:
-    """The whole-domain workbook: a KPI sheet (filters and period on it), then every table."""
+    """The whole-domain workbook: a KPI sheet (filters and period on it), then every table, then
+    any sheets the model adds (the reconciliation review's log and sign-offs)."""
     sheets = {"KPIs": kpi_frame(model.summary(), model.kpis_prev), **model.output_tables()}
+    extra = getattr(model, "extra_sheets", None)
+    sheets.update(extra() if extra is not None else {})
     return to_xlsx_bytes(sheets, header=header_rows(model))
 
 

@@ -133,3 +133,21 @@ def test_hostile_text_stays_inert_in_messages_and_downloads(view: ReviewView) ->
     csv = to_csv_bytes(view._frame).decode()
     assert "'=HYPERLINK" in csv  # neutralised for spreadsheets
     assert EVIL in set(view.session.log()["order_id"])  # kept as it is in the state
+
+
+def test_the_domain_workbook_has_the_review_sheets(view: ReviewView) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from models.export import workbook_bytes
+
+    view._work.selection = _rows(view, EVIL)
+    view._status.value = "investigating"
+    view._note.value = "=1+1"
+    view._apply()
+    view._prepare()
+    wb = load_workbook(BytesIO(workbook_bytes(view.model)))
+    assert {"review_log", "review_matches", "signoffs", "signoff_1"} <= set(wb.sheetnames)
+    notes = [c.value for c in wb["review_log"]["H"]]
+    assert "'=1+1" in notes  # neutralised
