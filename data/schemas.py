@@ -1,7 +1,7 @@
 """The input tables of KPI_DEFINITIONS.md, declared once, as data.
 
 This one declaration drives validation (`data.validate`), the ingest types (`data.engine`),
-the demo generator's output columns (`data.generate`) and the table in the README
+the demo generator's output columns (`data.generate`) and the data contract in docs/data.md
 (`python -m data.schemas` prints it).
 """
 
@@ -307,7 +307,7 @@ def _describe(col: Column) -> str:
 
 
 def markdown() -> str:
-    """The data-layout table for the README, generated from the declarations."""
+    """The data-layout table for docs/data.md, generated from the declarations."""
     lines = ["| file | column | type and rule |", "|---|---|---|"]
     for t in TABLES:
         label = f"`{t.domain}/{t.name}`" + ("" if t.required else " (optional)")

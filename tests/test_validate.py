@@ -122,8 +122,8 @@ def test_source_files_are_never_written(tmp_path: Path) -> None:
     assert before == after
 
 
-def test_schema_drives_readme_table() -> None:
+def test_schema_drives_the_data_contract() -> None:
     from data.schemas import markdown
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert markdown() in readme, "README data table is stale: python -m data.schemas"
+    contract = (Path(__file__).parents[1] / "docs" / "data.md").read_text()
+    assert markdown() in contract, "docs/data.md table is stale: python -m data.schemas"
