@@ -64,6 +64,61 @@ def period_widgets(model: Any) -> list[Any]:
     ]
 
 
+#: While a change runs, the page's content is dimmed (a CSS variable inherited through every
+#: shadow root, read by `STALE_CSS`); the model's next computation (`dim_while_busy`) undims it.
+#: A value that arrives in the same update as the new numbers (a preset sets the dates) does
+#: not dim them again; a change that never comes back undims after 8 s.
+_BUSY_JS = """
+if (window.tieoutDone) return;
+document.body.style.setProperty('--tieout-stale', '0.45');
+clearTimeout(window.tieoutBusyTimer);
+window.tieoutBusyTimer = setTimeout(
+  () => document.body.style.removeProperty('--tieout-stale'), 8000);
+"""
+_DONE_JS = """
+document.body.style.removeProperty('--tieout-stale');
+clearTimeout(window.tieoutBusyTimer);
+window.tieoutDone = true;
+setTimeout(() => { window.tieoutDone = false; }, 0);
+"""
+STALE_CSS = ":host { opacity: var(--tieout-stale, 1); transition: opacity 0.12s; }"
+
+
+def dim_while_busy(model: Any, controls: Any) -> pn.widgets.IntInput:
+    """Dim the page's content (styled with `STALE_CSS`) from a change of any widget in
+    ``controls`` (a sidebar column) until the model has computed again; every widget there is
+    made as wide as the sidebar. Returns the (invisible)
+    widget that carries the model's computation count to the browser: put it on the page."""
+    for widget in controls.select(pn.widgets.Widget):
+        # as wide as the sidebar: a field of its default width (300 px) widened the sidebar's
+        # column past the sidebar, which cut off the number fields' spin buttons
+        widget.sizing_mode = "stretch_width"
+        if isinstance(widget, pn.widgets.MenuButton | pn.widgets.Button):
+            widget.js_on_click(code=_BUSY_JS)
+        elif "value" in widget.param:
+            widget.jscallback(value=_BUSY_JS)
+    done = pn.widgets.IntInput(value=model.computations, visible=False, disabled=True)
+    model.param.watch(lambda e: setattr(done, "value", e.new), "computations")
+    done.jscallback(value=_DONE_JS)
+    return done
+
+
+def data_page_button(label: str = "Open the Data page") -> pn.widgets.Button:
+    """A button to the Data page (validation report, files in use), keeping the theme."""
+    button = pn.widgets.Button(label=label, color="warning", variant="outline", margin=(0, 0, 6, 5))
+    button.js_on_click(
+        code=(
+            "const u = new URL(window.location.href);"
+            "const n = new URL(window.location.pathname, window.location.origin);"
+            "n.searchParams.set('page', 'data');"
+            "const t = u.searchParams.get('theme');"
+            "if (t) n.searchParams.set('theme', t);"
+            "window.location.href = n.toString();"
+        )
+    )
+    return button
+
+
 def choice_filter(parameter: param.Parameter, name: str) -> SafeMultiChoice:
     """The sidebar filter of a model's list parameter (options shown as text)."""
     return SafeMultiChoice.from_param(parameter, name=name, sizing_mode="stretch_width")
@@ -104,68 +159,90 @@ def _as_float(v: Any) -> float | None:
     return None
 
 
+_GREY = "#6e7781"
+
+
+def _delta_html(colour: str, text: str) -> str:
+    return f'<div class="delta" style="color:{colour};font-size:0.85em">{esc(text)}</div>'
+
+
 def card_html(
     key: str,
     value: Any,
     prev: Any = None,
     good_when_up: bool = True,
-    compared: str = "previous period",
+    compared: dict[str, Any] | None = None,
 ) -> str:
     """One KPI card: label and value as `models.presentation` declares them, the change against
-    the compared period coloured good/bad (not up/down), the definition in a tooltip."""
+    the compared period coloured good/bad (not up/down) and named (``vs previous quarter``), or
+    in words when there is nothing to compare with; the definition and the compared period's
+    dates in a tooltip. ``compared``: `DomainModel.comparison` (None: "previous period")."""
     f = presentation.field(key)
-    delta = ""
+    c = compared or {
+        "coverage": "all",
+        "short": "vs previous period",
+        "missing": "no data for the previous period",
+        "tooltip": "Compared with the previous period.",
+        "name": "previous period",
+    }
     cur, old = _as_float(value), _as_float(prev)
-    if cur is not None and old is not None:
+    if value is None:
+        delta = ""
+    elif c["coverage"] == "none":  # never "$0.00" for a period the data does not reach
+        delta = _delta_html(_GREY, c["missing"])
+    elif old is None:
+        delta = _delta_html(_GREY, f"not defined for the {c['name']}")
+    else:
+        assert cur is not None
         if f.kind == "percent":
-            diff = (cur - old) * 100
-            text = f"{diff:+.1f} pp"
+            diff, text = (cur - old) * 100, f"{(cur - old) * 100:+.1f} pp"
         elif f.kind in ("pct", "bps"):
-            diff = cur - old
-            text = f"{diff:+.1f}{' pp' if f.kind == 'pct' else ' bps'}"
+            diff, text = cur - old, f"{cur - old:+.1f}{' pp' if f.kind == 'pct' else ' bps'}"
         elif old != 0:
             diff = (cur - old) / abs(old) * 100
             text = f"{diff:+.1f}%"
-        else:  # nothing to compare with (the period before has no data)
-            diff, text = 0.0, ""
+        else:  # up from nothing: a percent change has no meaning
+            diff, text = cur, ("from 0" if cur else "no change")
+        if text.startswith(("+0.0", "-0.0")):
+            diff = 0.0
         good = (diff > 0) == good_when_up if diff != 0 else None
-        colour = "#1a7f37" if good else ("#cf222e" if good is False else "#6e7781")
+        colour = "#1a7f37" if good else ("#cf222e" if good is False else _GREY)
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
-        delta = (
-            f'<div class="delta" style="color:{colour};font-size:0.85em">{arrow} {esc(text)}'
-            f" vs {esc(compared)}</div>"
-            if text
-            else f'<div class="delta" style="color:#6e7781;font-size:0.85em">no data for '
-            f"{esc(compared)}</div>"
-        )
-    elif value is not None:
-        delta = (
-            f'<div class="delta" style="color:#6e7781;font-size:0.85em">no data for '
-            f"{esc(compared)}</div>"
-        )
-    tip = f.definition + (f" Compared with {compared}." if compared else "")
+        delta = _delta_html(colour, f"{arrow} {text} {c['short']}")
+    tip = f.definition + " " + c["tooltip"]
     return (
-        f'<div class="kpi-card" title="{esc(tip)}" style="padding:8px 12px;'
-        f'border:1px solid #d0d7de;border-radius:8px;min-width:150px">'
-        f'<div style="font-size:0.8em;opacity:0.75">{esc(f.label)}</div>'
-        f'<div class="kpi-value" style="font-size:1.5em;font-weight:600">'
-        f"{esc(presentation.full(value, f.kind))}</div>{delta}</div>"
+        f'<div class="kpi-card" title="{esc(tip.strip())}">'
+        f'<div class="kpi-label">{esc(f.label)}</div>'
+        f'<div class="kpi-value">{esc(presentation.full(value, f.kind))}</div>{delta}</div>'
     )
+
+
+#: Cards' look, light and dark (the template's text colour; a border that shows on both).
+CARDS_CSS = """
+.kpi-row { display: flex; flex-wrap: wrap; gap: 10px; }
+.kpi-card { padding: 8px 12px; border: 1px solid rgba(128, 128, 128, 0.45); border-radius: 8px;
+            min-width: 170px; flex: 0 1 200px; }
+.kpi-label { font-size: 0.8em; opacity: 0.8; }
+.kpi-value { font-size: 1.5em; font-weight: 600; white-space: nowrap; }
+.kpi-compared { font-size: 0.85em; opacity: 0.8; margin: 0 0 6px 0; }
+"""
 
 
 def cards_html(
     specs: list[tuple[str, bool]], kpis: dict[str, Any], prev: dict[str, Any], model: Any = None
 ) -> str:
-    """A row of cards from (KPI key, good when up) specs; ``model`` names the compared period."""
-    compared = "previous period"
+    """A row of cards from (KPI key, good when up) specs, under one line naming the period and
+    what it is compared with (``model.comparison()``)."""
+    compared = None
+    caption = ""
     if model is not None:
         try:
-            a, b = model.previous_period()
-            compared = f"{a:%b} {a.day}, {a.year} - {b:%b} {b.day}, {b.year}"
-        except ValueError:
+            compared = model.comparison()
+            caption = f'<div class="kpi-compared">{esc(compared["caption"])}</div>'
+        except ValueError:  # a period that ends before it starts: the cards say nothing more
             pass
     body = "".join(card_html(key, kpis.get(key), prev.get(key), up, compared) for key, up in specs)
-    return f'<div style="display:flex;flex-wrap:wrap;gap:10px">{body}</div>'
+    return f'<style>{CARDS_CSS}</style>{caption}<div class="kpi-row">{body}</div>'
 
 
 def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
@@ -254,6 +331,20 @@ def _column_options(shown: pd.DataFrame) -> dict[str, Any]:
     )
 
 
+#: Tabulator's footer (pagination) and header filters follow the dark theme (left light grey
+#: and white by Panel's dark styling).
+DARK_TABLE_CSS = """
+.tabulator .tabulator-footer { background-color: #2b3035; color: #e0e0e0;
+                               border-top: 1px solid #495057; }
+.tabulator .tabulator-footer .tabulator-page { background: transparent; color: #e0e0e0;
+                                              border: 1px solid #495057; }
+.tabulator .tabulator-footer .tabulator-page.active { background: #0d6efd; color: #ffffff; }
+.tabulator .tabulator-footer .tabulator-page:disabled { color: #868e96; }
+.tabulator .tabulator-header .tabulator-col .tabulator-header-filter input {
+  background-color: #212529; color: #e0e0e0; border: 1px solid #495057; }
+"""
+
+
 def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
     """A sortable, filterable table; text cells escaped (plaintext formatter).
 
@@ -273,6 +364,8 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         **_column_options(shown),
     )
     options.update(kwargs)
+    if _dark():
+        options["stylesheets"] = [*options.get("stylesheets", []), DARK_TABLE_CSS]
     widget = _Table(shown, **options)
     widget.tieout_frame = df
     return widget
@@ -384,10 +477,30 @@ def hover(*columns: str, kinds: dict[str, str] | None = None) -> list[tuple[str,
     return lines
 
 
+def _dark() -> bool:
+    """Whether this session shows the dark theme (``theme=dark`` in its link)."""
+    args = pn.state.session_args if pn.state.curdoc is not None else {}
+    return (args or {}).get("theme", [b""])[0] in (b"dark", "dark")
+
+
+def _group_labels(plot: Any, element: Any) -> None:
+    """Names on a grouped bar chart's axis (campaigns with marketing and finance bars) in the
+    theme's text colour: Bokeh's themes leave them dark grey, unreadable on the dark theme."""
+    from bokeh.models import CategoricalAxis
+
+    colour = "#E0E0E0" if _dark() else "#444444"
+    for axis in [*plot.state.xaxis, *plot.state.yaxis]:
+        if isinstance(axis, CategoricalAxis):
+            axis.group_text_color = colour
+            axis.subgroup_text_color = colour
+            axis.group_text_font_style = "normal"
+
+
 def quiet(plot: Any) -> Any:
     """A chart's common look: no toolbar (hover still works), axes never shared with the other
-    charts of the page."""
-    return plot.opts(toolbar=None, shared_axes=False)
+    charts of the page, grouped axis labels in the theme's colour."""
+    plot = plot.opts(toolbar=None, shared_axes=False)
+    return plot.opts(hooks=[_group_labels]) if isinstance(plot, hv.Bars) else plot
 
 
 CHART_DELAY_MS = 60  # how long charts let the cards of a change go first
@@ -556,7 +669,7 @@ def tabs(*panels: Any, **kwargs: Any) -> pn.Tabs:
         *panels,
         dynamic=True,
         sizing_mode="stretch_width",
-        stylesheets=[_TABS_CSS],
+        stylesheets=[_TABS_CSS, STALE_CSS],
         **kwargs,
     )
 

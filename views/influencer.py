@@ -11,10 +11,13 @@ import param
 
 from models import presentation
 from models.influencer import InfluencerModel
+from models.topn import top_and_other
 from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
+    data_page_button,
+    dim_while_busy,
     empty_plot,
     esc,
     for_display,
@@ -53,19 +56,25 @@ LABELS = {
     "product": "Product",
     "campaign": "Campaign",
 }
+#: The columns of a share table that add up, and what one row of it is called (for "Other").
+SHARE_SUMS = ["revenue", "revenue_influenced", "payout", "gross_profit", "net_profit", "share"]
+NOUNS = {"source": "source", "brand": "brand", "platform": "platform"}
 
 
 def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
-    """Revenue and net profit by ``dim`` (horizontal bars, hover with values)."""
-    df = for_display(shares.get(dim))
+    """Revenue and net profit by ``dim`` (horizontal bars, hover with values): the largest first,
+    and past eight or so one "Other" bar for the rest (`models.topn`)."""
+    ranked = top_and_other(
+        shares.get(dim), dim, by="revenue", sums=SHARE_SUMS, noun=NOUNS.get(dim, dim)
+    )
+    df = for_display(ranked)
     if df.empty or df["revenue"].fillna(0).abs().sum() == 0:
         return empty_plot()
-    # Bars in name order from the top (horizontal bars draw the first row at the bottom; the
-    # table beside it ranks by revenue): a stable order lets the chart update in place when
-    # only the values change (views.common.LivePlot).
-    df = df.sort_values(dim, key=lambda c: c.astype(str), ascending=False)
+    # horizontal bars draw the first row at the bottom: reversed, the largest is at the top
+    df = df.iloc[::-1]
     data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="Measure")
     data["Measure"] = data["Measure"].map(presentation.label)
+    title = LABELS[dim] + (" (largest first)" if len(df) > 2 else "")
     return data.hvplot.barh(
         x=dim,
         y="value",
@@ -75,7 +84,7 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
         xformatter=axis_formatter("money"),
         ylabel="",
         xlabel="",
-        title=LABELS[dim],
+        title=title,
         hover_tooltips=[
             (LABELS[dim], f"@{{{dim}}}"),
             ("Measure", "@{Measure}"),
@@ -115,7 +124,10 @@ def trend_plot(trend: pd.DataFrame, grain: str) -> Any:
 def product_platform_plot(df: pd.DataFrame) -> Any:
     if df is None or df.empty or df["revenue"].sum() == 0:
         return empty_plot()
-    df = df.rename(columns={"platform": "Platform"})
+    df = top_and_other(
+        df, "product", by="revenue", sums=["revenue"], noun="product", split="platform"
+    )
+    df = for_display(df).rename(columns={"platform": "Platform"})
     return df.hvplot.bar(
         x="product",
         y="revenue",
@@ -193,9 +205,14 @@ class InfluencerView(pn.viewable.Viewer):
             pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
             sizing_mode="stretch_width",
         )
-        warnings = pn.pane.Alert(
-            pn.bind(lambda w: "\n\n".join(esc(x) for x in w), m.param.warnings),
-            alert_type="warning",
+        warnings = pn.Column(
+            pn.pane.Alert(
+                pn.bind(self._warnings_text, m.param.warnings),
+                alert_type="warning",
+                sizing_mode="stretch_width",
+                margin=(5, 5, 0, 5),
+            ),
+            data_page_button("See the files and checks on the Data page"),
             visible=bool(m.warnings),
             sizing_mode="stretch_width",
         )
@@ -251,7 +268,18 @@ class InfluencerView(pn.viewable.Viewer):
             ),
             warnings,
             self.tabs,
+            dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
+        )
+
+    @staticmethod
+    def _warnings_text(warnings: list[str]) -> str:
+        """The data-quality notice in plain words: what differs, why it matters, where to look."""
+        if not warnings:
+            return ""
+        return (
+            "**Check the payouts file.** This page counts the payouts worked out from each "
+            "influencer's payment terms.\n\n" + "\n\n".join(esc(x) for x in warnings)
         )
 
     def _influencer_cards(self, kpis: dict[str, Any], prev: dict[str, Any]) -> str:

@@ -12,10 +12,12 @@ import param
 
 from models import presentation
 from models.payments import PaymentsModel
+from models.topn import top_and_other
 from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
+    dim_while_busy,
     empty_plot,
     esc,
     hover,
@@ -167,11 +169,18 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
     return (line * diag).opts(responsive=True, height=320, title="GPV concentration")
 
 
-def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
+NOUNS = {"segment": "segment", "industry": "industry", "region": "region"}
+
+
+def breakdown_plot(df: pd.DataFrame, dim: str, compared: str = "previous period") -> Any:
     if df is None or df.empty:
         return empty_plot()
-    data = df[[dim, "gpv", "gpv_prev"]].melt(id_vars=dim, var_name="Period", value_name="GPV")
-    data["Period"] = data["Period"].map({"gpv": "This period", "gpv_prev": "Previous period"})
+    # the largest first (at the top), past eight or so the rest as one "Other" bar
+    ranked = top_and_other(df, dim, by="gpv", sums=["gpv", "gpv_prev"], noun=NOUNS[dim])
+    data = ranked.iloc[::-1][[dim, "gpv", "gpv_prev"]].melt(
+        id_vars=dim, var_name="Period", value_name="GPV"
+    )
+    data["Period"] = data["Period"].map({"gpv": "This period", "gpv_prev": compared.capitalize()})
     return data.hvplot.barh(
         x=dim,
         y="GPV",
@@ -184,7 +193,7 @@ def breakdown_plot(df: pd.DataFrame, dim: str) -> Any:
             ("Period", "@{Period}"),
             *hover("GPV", kinds={"GPV": "money"}),
         ],
-        title=f"GPV by {presentation.label(dim).lower()} vs previous period",
+        title=f"GPV by {presentation.label(dim).lower()} vs the {compared}",
         xlabel="",
         ylabel="GPV",
     )
@@ -245,7 +254,7 @@ class PaymentsView(pn.viewable.Viewer):
         drivers = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.breakdown_dim),
             live_plot(
-                lambda b, d: breakdown_plot(b.get(d), d),
+                lambda b, d: breakdown_plot(b.get(d), d, self._compared()),
                 m.param.breakdowns,
                 self.param.breakdown_dim,
             ),
@@ -299,8 +308,16 @@ class PaymentsView(pn.viewable.Viewer):
         self._layout = pn.Column(
             pn.Row(pn.pane.Markdown("## Payments analytics"), pn.Spacer(), workbook_download(m)),
             self.tabs,
+            dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
         )
+
+    def _compared(self) -> str:
+        """What the period is compared with, in words (``previous quarter``)."""
+        try:
+            return str(self.model.comparison()["name"])
+        except ValueError:
+            return "previous period"
 
     def _heatmap(self, declines: pd.DataFrame) -> Any:
         """The heatmap; clicking a cell drills into it."""

@@ -12,11 +12,13 @@ import param
 
 from models import presentation
 from models.reconciliation import ReconciliationModel, no_exceptions
+from models.topn import top_and_other
 from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
     choice_filter,
+    dim_while_busy,
     empty_plot,
     for_display,
     hover,
@@ -42,7 +44,20 @@ CARDS = [
 
 
 def roas_plot(by_campaign: pd.DataFrame) -> Any:
-    df = for_display(by_campaign)
+    # the campaigns with most spend first (at the top); past eight or so the rest as one bar
+    # whose ROAS is their pooled revenue / spend (`models.topn`)
+    ranked = top_and_other(
+        by_campaign,
+        "campaign",
+        by="spend",
+        sums=["spend", "revenue_marketing", "revenue_finance"],
+        ratios={
+            "roas_marketing": ("revenue_marketing", "spend"),
+            "roas_finance": ("revenue_finance", "spend"),
+        },
+        noun="campaign",
+    )
+    df = for_display(ranked).iloc[::-1]
     if df.empty or df[["roas_marketing", "roas_finance"]].isna().all().all():
         return empty_plot()
     data = df[["campaign", "roas_marketing", "roas_finance"]].melt(
@@ -55,7 +70,7 @@ def roas_plot(by_campaign: pd.DataFrame) -> Any:
         by="View",
         responsive=True,
         height=max(320, 44 * data["campaign"].nunique() + 80),
-        title="ROAS by campaign: marketing vs finance",
+        title="ROAS by campaign, most spend first: marketing vs finance",
         xformatter=axis_formatter("multiple"),
         xlabel="",
         ylabel="ROAS",
@@ -86,24 +101,38 @@ def cac_plot(by_channel: pd.DataFrame) -> Any:
 
 
 def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
+    """Distinct users per step; each step after the first carries its conversion from the step
+    before (the model's ``step_conversion``) over its bar."""
     if funnel is None or funnel.empty or not campaign:
         return empty_plot()
     df = funnel[funnel["campaign"] == campaign]
     if df.empty:
         return empty_plot()
     df = df.assign(step=df["step"].map(presentation.code_label))
-    return df.hvplot.bar(
+    df = df.assign(
+        label=[
+            presentation.full(u, "count")
+            + ("" if pd.isna(c) else f" ({presentation.full(c, 'percent')} of the step before)")
+            for u, c in zip(df["users"], df["step_conversion"], strict=True)
+        ]
+    )
+    bars = df.hvplot.bar(
         x="step",
         y="users",
         responsive=True,
-        height=300,
+        height=320,
         hover_cols=["step_conversion"],
-        title=f"Funnel: {campaign}",
+        title=f"Funnel: {campaign} (conversion from the step before)",
         ylabel="Distinct users",
         xlabel="Step",
         yformatter=axis_formatter("count"),
+        ylim=(0, float(df["users"].max()) * 1.15 or 1.0),
         hover_tooltips=[("Step", "@{step}"), *hover("users", "step_conversion")],
     )
+    labels = hv.Labels(df, kdims=["step", "users"], vdims=["label"]).opts(
+        text_baseline="bottom", text_font_size="10pt", yoffset=float(df["users"].max()) * 0.01
+    )
+    return bars * labels
 
 
 def bridge_plot(bridge: pd.DataFrame) -> Any:
@@ -340,6 +369,7 @@ class ReconciliationView(pn.viewable.Viewer):
                 workbook_download(m),
             ),
             self.tabs,
+            dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
         )
 
