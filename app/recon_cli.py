@@ -66,7 +66,9 @@ def _session(a: argparse.Namespace) -> Any:
         store = open_store(a.state)
     except StateError as exc:
         raise UsageError(str(exc)) from None
-    return ReviewSession(model, store, os_user(), server=False)
+    session = ReviewSession(model, store, os_user(), server=False)
+    session.load()  # reopens what new data changed, as opening the page's Review tab does
+    return session
 
 
 def status(session: Any) -> dict[str, Any]:

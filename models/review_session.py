@@ -66,19 +66,19 @@ class ReviewSession:
         self.decisions: list[dict[str, Any]] = []
         self.reopened = 0
         model.attach_sheets(self.workbook_sheets)
-        self.load()
+        self.load(reopen=False)  # the exceptions are worked out when they are first looked at
 
     # -- reading --------------------------------------------------------------------------------
-    def load(self) -> None:
-        """Read the state again; hand the confirmed pairs to the model; reopen the closed
-        exceptions whose amounts changed (only with no campaign or channel filter: a filter
-        changes which claim of a split order comes first, not the order)."""
+    def load(self, reopen: bool = True) -> None:
+        """Read the state again; hand the confirmed pairs to the model; with ``reopen``, reopen
+        the closed exceptions whose amounts changed (only with no campaign or channel filter: a
+        filter changes which claim of a split order comes first, not the order)."""
         self.items = self.store.items(self.scope)
         self.decisions = self.store.decisions(self.scope)
         pairs = review.confirmed_pairs(self.decisions)
         if pairs != [tuple(p) for p in self.model.confirmed]:
             self.model.confirmed = pairs
-        if not self.model.filters() and not self.model.approximate:
+        if reopen and not self.model.filters() and not self.model.approximate:
             edits = review.reopened(self.model.exceptions, self.items)
             if edits:
                 self.store.apply(self.scope, edits, SYSTEM_USER)

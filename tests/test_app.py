@@ -63,6 +63,7 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     assert roas_table.value["campaign"].tolist() == ["CampB"]
     # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
     assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
+    tabs.active = 4  # the Exceptions tab (the Review tab follows it)
     view.exception_class = ["missing_in_finance"]
     assert set(view._exceptions.tieout_frame["class"]) == {"missing_in_finance"}
     assert set(view._exceptions.value["class"]) == {"Missing in finance"}  # shown in words

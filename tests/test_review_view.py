@@ -151,3 +151,24 @@ def test_the_domain_workbook_has_the_review_sheets(view: ReviewView) -> None:
     assert {"review_log", "review_matches", "signoffs", "signoff_1"} <= set(wb.sheetnames)
     notes = [c.value for c in wb["review_log"]["H"]]
     assert "'=1+1" in notes  # neutralised
+
+
+def test_the_review_tab_on_the_reconciliation_page(tmp_path: Path) -> None:
+    from app.main import create_app
+
+    root = write_tables(tmp_path, "reconciliation", recon_tiny.tables())
+    app = create_app(open_source(root))
+    app.tieout_nav.value = "reconciliation"
+    app.main[0].get_root(Document(), Comm())
+    page = app.tieout_pages["reconciliation"][0]
+    assert [t.name for t in page.tabs][-1] == "Review"
+    assert page.review.session is not None  # the state of this test (conftest's TIEOUT_STATE)
+    assert page.model._exceptions is None  # not worked out until a tab needs them
+    page.tabs.active = len(page.tabs) - 1
+    page.tabs[-1].get_root(Document(), Comm())
+    assert set(page.review._frame["order_id"]) >= {"A3", "F1"}
+    n = page.model.computations
+    page.model.campaigns = ["CampB"]  # the open tab follows the filters
+    assert page.model.computations == n + 1
+    assert "F1" not in set(page.review._frame["order_id"])  # finance-only: no campaign
+    state.dispose_all()

@@ -31,6 +31,7 @@ from views.common import (
     with_downloads,
     workbook_download,
 )
+from views.review import ReviewView
 
 CARDS = [
     ("spend", False),
@@ -357,7 +358,10 @@ class ReconciliationView(pn.viewable.Viewer):
             with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
         )
-        self.tabs = tabs(summary, roas, funnel, daily, exceptions)
+        self._exceptions_tab = exceptions
+        self.review = ReviewView(model=m)  # work each exception, sign off (views/review.py)
+        self.tabs = tabs(summary, roas, funnel, daily, exceptions, self.review.__panel__())
+        self.review.attach(self.tabs)
         self.tabs.param.watch(self._update_exceptions, "active")
         m.param.watch(self._update_exceptions, "computations")
         for p_ in ("exception_class", "exception_flag"):
@@ -391,7 +395,7 @@ class ReconciliationView(pn.viewable.Viewer):
 
     def _update_exceptions(self, *_: Any) -> None:
         """Show the current exceptions if their tab is open and they are not shown yet."""
-        if self.tabs.active != len(self.tabs) - 1:
+        if self.tabs.objects[self.tabs.active] is not self._exceptions_tab:
             return
         key = (self.model.computations, tuple(self.exception_class), self.exception_flag)
         if key != self._exceptions_shown:

@@ -212,9 +212,18 @@ class ReviewView(pn.viewable.Viewer):
         )
 
     # -- updates ------------------------------------------------------------------------------
+    def attach(self, tabs: pn.Tabs) -> None:
+        """Follow the page's ``tabs`` (holding this view's layout): worked out while open."""
+        tabs.param.watch(lambda e: self.shown(tabs.objects[e.new] is self._layout), "active")
+
     def shown(self, active: bool) -> None:
-        """Told by the page whether the tab is open: its tables are worked out only then."""
+        """Told by the page whether the tab is open: its tables are worked out only then (the
+        first time, with the state read again and exceptions whose amounts changed reopened)."""
+        was = self._active
         self._active = active
+        if active and not was and self.session is not None:
+            self.session.load()
+            self._stale = True
         if active and self._stale:
             self.refresh()
 
