@@ -769,9 +769,11 @@ class ReconciliationModel(DomainModel):
         """The reconciliation input files and their BLAKE2b digests (what a sign-off signs)."""
         from data.engine import file_digest
 
-        status = self._source.status.get(self.domain)
-        files = status.files if status is not None else {}
-        return {t: file_digest(Path(p)) for t, p in sorted(files.items())}
+        if getattr(self, "_digests", None) is None:  # the files of a source do not change
+            status = self._source.status.get(self.domain)
+            files = status.files if status is not None else {}
+            self._digests = {t: file_digest(Path(p)) for t, p in sorted(files.items())}
+        return dict(self._digests)
 
     def _order_values(self, start: dt.date, end: dt.date) -> dict[str, Any]:
         """The values of the order-level queries: period and tolerances."""

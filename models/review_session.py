@@ -65,6 +65,7 @@ class ReviewSession:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.decisions: list[dict[str, Any]] = []
         self.reopened = 0
+        self._diffs: dict[tuple[Any, ...], pd.DataFrame] = {}
         model.attach_sheets(self.workbook_sheets)
         self.load(reopen=False)  # the exceptions are worked out when they are first looked at
 
@@ -261,9 +262,27 @@ class ReviewSession:
 
     def differences(self, signoff_id: int) -> pd.DataFrame:
         """How the numbers of a signed state (its period, filters and tolerances) differ today
-        from its snapshot: read on a model of its own, set to that state."""
-        signed = self._signoff(signoff_id)["snapshot"]
-        return review.snapshot_differences(signed, self.snapshot(self._model_for(signed)))
+        from its snapshot: read on a model of its own, set to that state. Kept until the
+        sign-off, the confirmed pairs or any review item change (the data of a session does
+        not)."""
+        s = self._signoff(signoff_id)
+        key = (
+            int(signoff_id),
+            int(s["version"]),
+            tuple(self.model.confirmed),
+            len(self.items),
+            sum(int(i["version"]) for i in self.items.values()),
+        )
+        if key not in self._diffs:
+            signed = s["snapshot"]
+            model = self._model_for(signed)
+            try:
+                now = self.snapshot(model)
+            finally:
+                if model is not self.model:
+                    model.close()  # its own database cursor
+            self._diffs[key] = review.snapshot_differences(signed, now)
+        return self._diffs[key].copy()
 
     def _model_for(self, snap: dict[str, Any]) -> ReconciliationModel:
         m = self.model
