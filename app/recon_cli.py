@@ -15,6 +15,7 @@ as done by ``tieout (new data)``), as opening the page does.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +26,34 @@ if TYPE_CHECKING:
 EXIT_CHANGED = 1
 
 
+class _StateURL(argparse.Action):
+    """``--state URL`` of ``serve`` and ``desktop``: the review state of every session of the
+    process, through ``$TIEOUT_STATE`` (read by `data.state.default_url`, as server sessions
+    read their other settings from the environment)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        from data.state import STATE_ENV
+
+        os.environ[STATE_ENV] = str(values)
+        setattr(namespace, self.dest, values)
+
+
+STATE_HELP = (
+    "review state database URL (default $TIEOUT_STATE, else the SQLite file in your data "
+    "folder); e.g. postgresql://user@host/db"
+)
+
+
 def add_parser(sub: Any) -> None:
-    """Add ``recon status`` and ``recon export-log`` to the `tieout` subcommands."""
+    """Add ``recon status`` and ``recon export-log`` to the `tieout` subcommands, and
+    ``--state URL`` to ``serve`` and ``desktop``."""
     from app.cli import _add_model_args, _add_reading_args
+
+    for name in ("serve", "desktop"):
+        if name in sub.choices:
+            sub.choices[name].add_argument(
+                "--state", action=_StateURL, default=None, help=STATE_HELP
+            )
 
     r = sub.add_parser("recon", help="the reconciliation review: status, export the log")
     rs = r.add_subparsers(dest="recon_command", required=True, parser_class=type(r))
@@ -35,12 +61,7 @@ def add_parser(sub: Any) -> None:
     e = rs.add_parser("export-log", help="write the review log, matches and sign-offs")
     for p in (s, e):
         p.add_argument("--data", required=True, type=Path)
-        p.add_argument(
-            "--state",
-            default=None,
-            help="review state database URL (default $TIEOUT_STATE, else the SQLite file in "
-            "your data folder); e.g. postgresql://user@host/db",
-        )
+        p.add_argument("--state", default=None, help=STATE_HELP)
         _add_model_args(p)
         _add_reading_args(p)
     s.add_argument("--format", choices=["text", "json"], default="text")

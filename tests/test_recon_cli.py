@@ -98,3 +98,14 @@ def test_bad_state_url_is_a_usage_error(root: Path, capsys: pytest.CaptureFixtur
     rc = main(["recon", "status", "--data", str(root), "--state", "nosuchdb://x"])
     assert rc == 2
     assert "review state" in capsys.readouterr().err
+
+
+def test_serve_and_desktop_take_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.cli import build_parser
+
+    monkeypatch.delenv("TIEOUT_STATE", raising=False)
+    a = build_parser().parse_args(["serve", "--state", "postgresql://u@db/review"])
+    assert a.state == "postgresql://u@db/review"
+    assert state.default_url() == "postgresql://u@db/review"  # every session of the process
+    a = build_parser().parse_args(["desktop", "--state", "sqlite:////tmp/x.sqlite"])
+    assert state.default_url() == "sqlite:////tmp/x.sqlite"
