@@ -172,6 +172,7 @@ def card_html(
     prev: Any = None,
     good_when_up: bool = True,
     compared: dict[str, Any] | None = None,
+    missing_prev: bool = False,
 ) -> str:
     """One KPI card: label and value as `models.presentation` declares them, the change against
     the compared period coloured good/bad (not up/down) and named (``vs previous quarter``), or
@@ -186,7 +187,7 @@ def card_html(
         "name": "previous period",
     }
     cur, old = _as_float(value), _as_float(prev)
-    if value is None:
+    if value is None or missing_prev:  # a KPI of the period only (churn risk): no comparison
         delta = ""
     elif c["coverage"] == "none":  # never "$0.00" for a period the data does not reach
         delta = _delta_html(_GREY, c["missing"])
@@ -209,7 +210,7 @@ def card_html(
         colour = "#1a7f37" if good else ("#cf222e" if good is False else _GREY)
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
         delta = _delta_html(colour, f"{arrow} {text} {c['short']}")
-    tip = f.definition + " " + c["tooltip"]
+    tip = f.definition + ("" if missing_prev else " " + c["tooltip"])
     return (
         f'<div class="kpi-card" title="{esc(tip.strip())}">'
         f'<div class="kpi-label">{esc(f.label)}</div>'
@@ -241,7 +242,10 @@ def cards_html(
             caption = f'<div class="kpi-compared">{esc(compared["caption"])}</div>'
         except ValueError:  # a period that ends before it starts: the cards say nothing more
             pass
-    body = "".join(card_html(key, kpis.get(key), prev.get(key), up, compared) for key, up in specs)
+    body = "".join(
+        card_html(key, kpis.get(key), prev.get(key), up, compared, key not in prev)
+        for key, up in specs
+    )
     return f'<style>{CARDS_CSS}</style>{caption}<div class="kpi-row">{body}</div>'
 
 
@@ -277,37 +281,42 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
-def _money_like(symbol: str = "", after: bool = False, precision: int = 2) -> dict[str, Any]:
-    return {
-        "type": "money",
-        "symbol": symbol,
-        "symbolAfter": after,
-        "precision": precision,
-        "thousand": ",",
-        "decimal": ".",
-    }
+#: Numeral formats of table cells by kind; a missing value shows as ``n/a`` (a ratio with a zero
+#: denominator), never ``NaN`` (Tabulator's own money formatter writes NaN as it is).
+_TABLE_FORMATS = {
+    "money": "$0,0.00",
+    "count": "0,0",
+    "index": "0,0",
+    "percent": "0.0%",
+    "coef": "0.000",
+}
+#: Kinds written with a unit after the number, and their decimals.
+_SUFFIXES = {"pct": ("%", 1), "points": (" pp", 1), "bps": (" bps", 1), "multiple": ("x", 2)}
+
+
+def _suffixed(suffix: str, decimals: int) -> Any:
+    """A cell formatter for numbers with a unit (``262.4 bps``); only numbers reach it (the
+    template never writes text from the data)."""
+    from bokeh.models.widgets.tables import HTMLTemplateFormatter
+
+    return HTMLTemplateFormatter(
+        template=(
+            "<% var v = Number(value); %><%= (value === null || isNaN(v)) ? 'n/a' : "
+            f"v.toLocaleString('en-US', {{minimumFractionDigits: {decimals}, "
+            f"maximumFractionDigits: {decimals}}}) + '{suffix}' %>"
+        )
+    )
 
 
 def number_formatter(kind: str, values: pd.Series | None = None) -> Any:
     """How a table shows a number column of ``kind`` (values stay numbers, so they sort)."""
     from bokeh.models.widgets.tables import NumberFormatter
 
-    if kind == "percent":
-        return NumberFormatter(format="0.0%")
-    spec = {
-        "money": _money_like("$"),
-        "count": _money_like(precision=0),
-        "index": _money_like(precision=0),
-        "pct": _money_like("%", after=True, precision=1),
-        "points": _money_like(" pp", after=True, precision=1),  # x 100 in `for_display`
-        "bps": _money_like(" bps", after=True, precision=1),
-        "multiple": _money_like("x", after=True, precision=2),
-        "coef": _money_like(precision=3),
-    }.get(kind)
-    if spec is not None:
-        return spec
+    if kind in _SUFFIXES:
+        return _suffixed(*_SUFFIXES[kind])
     whole = values is not None and pd.api.types.is_integer_dtype(values)
-    return _money_like(precision=0 if whole else 2)  # a number not declared: 2 decimals
+    fmt = _TABLE_FORMATS.get(kind, "0,0" if whole else "0,0.00")  # undeclared: 2 decimals
+    return NumberFormatter(format=fmt, nan_format="n/a", null_format="n/a")
 
 
 def _column_options(shown: pd.DataFrame) -> dict[str, Any]:

@@ -196,7 +196,7 @@ def breakdown_plot(df: pd.DataFrame, dim: str, compared: str = "previous period"
         title=f"GPV by {presentation.label(dim).lower()} vs the {compared}",
         xlabel="",
         ylabel="GPV",
-    )
+    ).opts(multi_level=False, legend_position="bottom")  # one name per pair, colours below
 
 
 class PaymentsView(pn.viewable.Viewer):

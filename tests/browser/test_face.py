@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from data import schemas
 from models import presentation
-from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page, choose
 from tests.browser.test_pages import serve_root
 from tests.screens import OVERFLOW_JS, PAGES, TITLES, _tabs
 
@@ -42,6 +44,18 @@ TEXT_JS = """() => {
   };
   walk(document.body);
   return parts.join('\\n');
+}"""
+#: How wide the sidebar's content is, and the sidebar.
+SIDEBAR_JS = """() => {
+  const s = document.querySelector('#sidebar');
+  return [s.scrollWidth, s.clientWidth];
+}"""
+#: Records each value the page's "stale" dimming takes (`views.common.dim_while_busy`).
+WATCH_DIMMING_JS = """() => {
+  window.tieoutDims = [];
+  new MutationObserver(() => window.tieoutDims.push(
+      document.body.style.getPropertyValue('--tieout-stale'))
+  ).observe(document.body, {attributes: true, attributeFilter: ['style']});
 }"""
 LONG_DECIMALS = re.compile(r"\d\.\d{4,}")
 SCIENTIFIC = re.compile(r"\b\d(?:\.\d+)?e[+-]?\d+\b", re.IGNORECASE)
@@ -110,6 +124,9 @@ def test_every_page_and_tab_reads_as_made_for_people(demo_url: str) -> None:
                 if name == "data":
                     found = [p for p in found if not p.startswith("code word")]
                 failures += [f"{where}: {p}" for p in found]
+                inner, outer = page.evaluate(SIDEBAR_JS)
+                if inner > outer + 1:  # a field cut off at the sidebar's edge
+                    failures.append(f"{where}: sidebar content {inner} px in {outer} px")
                 wide = page.evaluate(OVERFLOW_JS)
                 if wide["scroll"] > wide["width"] or wide["items"]:
                     failures.append(f"{where}: wider than the window {wide}")
@@ -124,6 +141,8 @@ def test_every_page_and_tab_reads_as_made_for_people(demo_url: str) -> None:
         ("page=payments&segment=SMB&region=EMEA&channel=online", ("SMB", "EMEA", "online")),
         ("page=influencer&platform=Instagram&tier=Micro", ("Instagram", "Micro")),
         ("page=reconciliation&channel=Search&abs_tol=0.5", ("Search",)),
+        # explicit dates are kept exactly, whatever the opening period
+        ("page=payments&start=2025-03-01&end=2025-03-31&segment=SMB", ("SMB", "Mar 1 - Mar 31")),
     ],
 )
 def test_a_link_with_several_filters_opens_that_view(
@@ -137,5 +156,41 @@ def test_a_link_with_several_filters_opens_that_view(
         text = page.evaluate(TEXT_JS)
         assert "Traceback" not in text
         for value in shown:
-            assert any(value in c for c in chips), (value, chips)
+            assert any(value in c for c in chips) or value in text, (value, chips)
+        assert seen.errors == []
+
+
+def wait_until(condition: Any, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def test_cards_name_the_comparison_and_dim_while_a_change_runs(demo_url: str) -> None:
+    with browser_page(viewport={"width": 1440, "height": 900}) as (page, seen):
+        page.goto(f"{demo_url}?page=payments")
+        page.wait_for_selector(".kpi-card", timeout=120_000)
+        page.wait_for_timeout(1000)
+        text = page.evaluate(TEXT_JS)
+        # The page opens on the last full quarter, compared with the quarter before it.
+        assert re.search(
+            r"Q4 \d{4} \(Oct 1 - Dec 31, \d{4}\) compared with the previous quarter", text
+        )
+        cards = page.locator(".kpi-card").all_inner_texts()
+        assert cards and all("$0.00" not in c and "no data" not in c for c in cards), cards
+        assert sum("vs previous quarter" in c for c in cards) >= len(cards) - 1, cards
+        page.evaluate(WATCH_DIMMING_JS)
+        before = page.locator(".kpi-card").first.inner_text()
+        choose(page, 0, "SMB")
+        wait_until(lambda: page.locator(".kpi-card").first.inner_text() != before)
+        page.wait_for_timeout(500)
+        dims = page.evaluate("() => window.tieoutDims")
+        assert "0.45" in dims and dims[-1] == "", dims  # dimmed, then shown again
+        # "All data" has nothing before it: the cards say so in words, never $0.00.
+        page.get_by_text("Period presets", exact=True).click()
+        page.get_by_text("All data", exact=True).click()
+        wait_until(lambda: "no data for the previous" in page.evaluate(TEXT_JS))
+        cards = page.locator(".kpi-card").all_inner_texts()
+        assert all("$0.00" not in c for c in cards), cards
         assert seen.errors == []
