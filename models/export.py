@@ -173,6 +173,8 @@ def header_rows(model: Any) -> list[tuple[str, Any]]:
         rows.append(("filters", "none (everything)"))
     for key in model.SETTINGS:
         rows.append((f"setting {key}", getattr(model, key)))
+    if getattr(model, "confirmed", None):  # the reconciliation review's confirmed pairs
+        rows.append(("confirmed matches (counted as matched)", len(model.confirmed)))
     if getattr(model, "approximate", False):
         rows.append(("note", "APPROXIMATE: aggregate-only marketing data (no order ids)"))
     rows.append(("exported at", dt.datetime.now().isoformat(timespec="seconds")))

@@ -1117,6 +1117,13 @@ class ReconciliationModel(DomainModel):
             ],
         }
 
+    def summary(self, tables: bool = False) -> dict[str, Any]:
+        """`DomainModel.summary`, naming the confirmed pairs its numbers count, if any."""
+        out = super().summary(tables)
+        if self.confirmed:
+            out["confirmed_matches"] = [list(p) for p in self.confirmed]
+        return out
+
     def tables(self) -> dict[str, Any]:
         bc = self.by_campaign.drop(columns=["roas_inflation"])
         ex = self.exceptions[["order_id", "class", "flags"]]
