@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import ibis
@@ -99,50 +99,74 @@ class _SessionBackend(_DuckDBBackend):
 
 
 class Prepared:
-    """An Ibis query compiled once and run many times with new values, as a DuckDB prepared
-    statement with named parameters.
+    """An Ibis query compiled once and run many times with new values, as a prepared statement
+    with bound parameters (DuckDB's ``$name``, PostgreSQL's ``%(name)s`` through psycopg).
 
     Compiling an Ibis expression takes 3-40 ms, and a filter change runs a dozen queries whose
     shape stays the same while dates, campaign lists and tolerances change: compiling dominated
     a change. ``build(**values)`` returns the expression; it is called once with sentinel values
     (dates in 1901.., numbers near 10^9, one-string lists) whose SQL spelling is then replaced by
-    ``$name`` parameters. A value the builder transforms in Python (so its sentinel never reaches
-    the SQL) is a programming error and raises at prepare time. A builder must use each value
-    only as an Ibis literal: derived values (``min(a, b)``, ``end + 1 day``) are computed by the
-    caller and passed as values of their own, or the sentinels would decide them once for all.
+    parameters. A value the builder transforms in Python (so its sentinel never reaches the SQL)
+    is a programming error and raises at prepare time. A builder must use each value only as an
+    Ibis literal: derived values (``min(a, b)``, ``end + 1 day``) are computed by the caller and
+    passed as values of their own, or the sentinels would decide them once for all. On any other
+    backend (Spark) the expression is built and compiled on every run.
 
     Supported values: ``datetime.date``, ``int``, ``float`` and non-empty ``list[str]`` (keep
     ``None`` / empty lists / booleans out: they change the query's shape, so they belong in the
     caller's cache key).
     """
 
-    def __init__(self, be: _DuckDBBackend, build: Callable[..., ibis.Expr], values: dict[str, Any]):
+    #: How each backend spells a bound parameter, and a list literal of one string.
+    DIALECTS: ClassVar[dict[str, tuple[str, str]]] = {
+        "duckdb": ("${name}", "['{text}']"),
+        "postgres": ("%({name})s", "ARRAY['{text}']"),
+    }
+
+    def __init__(self, be: Any, build: Callable[..., ibis.Expr], values: dict[str, Any]):
+        self.names = set(values)
+        self.dialect = be.name
+        self.build = build
+        self.sql: str | None = None
+        if self.dialect not in self.DIALECTS:
+            return
+        placeholder, list_spelling = self.DIALECTS[self.dialect]
         sentinels: dict[str, Any] = {}
         spelling: dict[str, str] = {}
         for i, (name, value) in enumerate(sorted(values.items())):
-            sentinels[name], spelling[name] = _sentinel(i, value)
+            sentinels[name], spelling[name] = _sentinel(i, value, list_spelling)
         expr = build(**sentinels)
         sql = be.compile(expr.as_table())
+        if self.dialect == "postgres":  # psycopg reads % as a placeholder: a literal one is %%
+            sql = sql.replace("%", "%%")
         for name, text in spelling.items():
             pattern = rf"(?<![\w.']){re.escape(text)}(?![\w.'])"
-            sql, found = re.subn(pattern, f"${name}", sql)
+            sql, found = re.subn(pattern, placeholder.format(name=name), sql)
             if not found:
                 raise ValueError(f"query parameter {name!r} does not reach the SQL unchanged")
         self.sql = sql
         self.schema = expr.as_table().schema()
-        self.names = set(values)
 
-    def run(self, be: _DuckDBBackend, **values: Any) -> pd.DataFrame:
+    def run(self, be: Any, **values: Any) -> pd.DataFrame:
         """Run with these values; the frame has the types ``be.execute`` would give."""
-        from ibis.backends.duckdb.converter import DuckDBPandasData
-
         assert set(values) == self.names, (set(values), self.names)
-        frame = be.con.execute(self.sql, values).df()
-        return DuckDBPandasData.convert_table(frame, self.schema)
+        if self.sql is None:
+            return be.execute(self.build(**values))
+        if self.dialect == "duckdb":
+            from ibis.backends.duckdb.converter import DuckDBPandasData
+
+            frame = be.con.execute(self.sql, values).df()
+            return DuckDBPandasData.convert_table(frame, self.schema)
+        from ibis.backends.postgres.converter import PostgresPandasData
+
+        with be.con.cursor() as cur, be.con.transaction():
+            rows = cur.execute(self.sql, values).fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=self.schema.names, coerce_float=True)
+        return PostgresPandasData.convert_table(frame, self.schema)
 
 
-def _sentinel(i: int, value: Any) -> tuple[Any, str]:
-    """A stand-in value for parameter number ``i`` and how Ibis spells it in DuckDB SQL."""
+def _sentinel(i: int, value: Any, list_spelling: str = "['{text}']") -> tuple[Any, str]:
+    """A stand-in value for parameter number ``i`` and how Ibis spells it in SQL."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return dt.date(1901 + i, 1 + i % 12, 1 + i % 28), (
             f"MAKE_DATE({1901 + i}, {1 + i % 12}, {1 + i % 28})"
@@ -154,7 +178,8 @@ def _sentinel(i: int, value: Any) -> tuple[Any, str]:
     if isinstance(value, float):
         return 123_456_701.25 + i, repr(123_456_701.25 + i)
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [f"zz_tieout_param_{i}"], f"['zz_tieout_param_{i}']"
+        text = f"zz_tieout_param_{i}"
+        return [text], list_spelling.format(text=text)
     raise TypeError(f"unsupported query parameter value {value!r}")
 
 
@@ -572,6 +597,8 @@ def _build_entry(
 #: How long a process waits for another one building the same cache entry.
 BUILD_WAIT_S = float(os.environ.get("TIEOUT_BUILD_WAIT_S", 3600))
 
+#: The engine for every source of this process: a ``postgresql://`` URL, or unset for DuckDB.
+BACKEND_ENV = "TIEOUT_BACKEND"
 _SOURCES: dict[str, Source] = {}
 _SOURCES_LOCK = threading.Lock()
 
@@ -581,13 +608,32 @@ def open_source(
     cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     settings: Settings | None = None,
-) -> Source:
+    backend: str | None = None,
+) -> Any:
     """Open ``root``: reuse the cached database for these exact files, or validate and ingest.
 
     One `Source` per database per process is shared (read-only) by every caller. Processes that
     start at once on the same files take turns through a lock file: one builds, the others wait
     and then use its result. A damaged entry is discarded and rebuilt.
+
+    ``backend`` (default ``$TIEOUT_BACKEND``): a ``postgresql://`` URL serves the validated
+    tables and their marts from that server (`data.postgres`); none means DuckDB.
     """
+    backend = backend if backend is not None else os.environ.get(BACKEND_ENV) or None
+    local = _open_local(root, cache_dir, progress, settings)
+    if not backend:
+        return local
+    from data.postgres import publish
+
+    return publish(local, backend, progress)
+
+
+def _open_local(
+    root: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None,
+    progress: Callable[[str], None] | None,
+    settings: Settings | None,
+) -> Source:
 
     root = Path(root).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -652,6 +698,4 @@ def validate_root(
     settings: Settings | None = None,
 ) -> dict[str, DomainData]:
     """Validate without ingesting (for `tieout validate`)."""
-    return {
-        d: load_domain(Path(root), d, settings=settings) for d in (domains or list(NAMES))
-    }
+    return {d: load_domain(Path(root), d, settings=settings) for d in (domains or list(NAMES))}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,8 @@ def _isolated(
     monkeypatch.setenv("TIEOUT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     # the review state (data/state.py) of each test in its own SQLite file, never the user's
     monkeypatch.setenv("TIEOUT_STATE", f"sqlite:///{tmp_path_factory.mktemp('state')}/r.sqlite")
-    for name in ("TIEOUT_DECIMAL", "TIEOUT_DATE_ORDER", "TIEOUT_MAPPING"):  # set by the CLI
+    # set by the CLI (reading choices, the backend), never inherited from the developer's shell
+    for name in ("TIEOUT_DECIMAL", "TIEOUT_DATE_ORDER", "TIEOUT_MAPPING", "TIEOUT_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     yield
     clear_sources()
@@ -29,6 +31,23 @@ def _isolated(
         pn.state.clear_caches()
     except ImportError:  # pragma: no cover
         pass
+
+
+#: The engines every hand-worked model test and property test runs on.
+ENGINES = ("duckdb", "postgres")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``open(root, cache_dir=None)``: a source of ``root`` on this engine (DuckDB, or the
+    throwaway PostgreSQL cluster: the files validated and ingested locally, then copied and the
+    marts built on the server)."""
+    from data.engine import open_source
+
+    if request.param == "duckdb":
+        return lambda root, cache_dir=None: open_source(root, cache_dir, backend="")
+    url = request.getfixturevalue("pg_cluster").url
+    return lambda root, cache_dir=None: open_source(root, cache_dir, backend=url)
 
 
 def write_tables(root: Path, domain: str, tables: dict[str, str]) -> Path:

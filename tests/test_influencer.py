@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,14 +25,16 @@ MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 D = Decimal
 
 
-def _model(root: Path, dated: bool = False, **params: object) -> InfluencerModel:
+def _model(
+    root: Path, dated: bool = False, opener: Callable[..., Any] = open_source, **params: object
+) -> InfluencerModel:
     write_tables(root, "influencer", influencer_tiny.tables(dated=dated))
-    return InfluencerModel(open_source(root), **{**MARCH, **params})
+    return InfluencerModel(opener(root), **{**MARCH, **params})
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> InfluencerModel:
-    return _model(tmp_path)
+def model(tmp_path: Path, engine: Callable[..., Any]) -> InfluencerModel:
+    return _model(tmp_path, opener=engine)
 
 
 def test_march_kpis_by_hand(model: InfluencerModel) -> None:
@@ -258,11 +262,13 @@ def test_apportion_conserves(weights: list[int], total: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> InfluencerModel:
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, engine: Callable[..., Any]
+) -> InfluencerModel:
     root = tmp_path_factory.mktemp("gen")
     generate(root, rows=20_000, seed=5, domains=("influencer",))
     cache = tmp_path_factory.mktemp("gcache")
-    return InfluencerModel(open_source(root, cache))
+    return InfluencerModel(engine(root, cache))
 
 
 @settings(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.engine import open_source
 from models.payments import PaymentsModel, gini, hhi, top_share
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
@@ -20,11 +21,11 @@ FEB = {"start": dt.date(2025, 2, 1), "end": dt.date(2025, 2, 28)}
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> PaymentsModel:
+def model(tmp_path: Path, engine: Callable[..., Any]) -> PaymentsModel:
     root = write_tables(
         tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
     )
-    return PaymentsModel(open_source(root), **FEB)
+    return PaymentsModel(engine(root), **FEB)
 
 
 def test_period_kpis_by_hand(model: PaymentsModel) -> None:

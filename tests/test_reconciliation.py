@@ -5,8 +5,10 @@ truth is recovered exactly."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,14 +27,16 @@ MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 D = Decimal
 
 
-def _model(root: Path, **params: object) -> ReconciliationModel:
+def _model(
+    root: Path, opener: Callable[..., Any] = open_source, **params: object
+) -> ReconciliationModel:
     write_tables(root, "reconciliation", recon_tiny.tables())
-    return ReconciliationModel(open_source(root), **{**MARCH, **params})
+    return ReconciliationModel(opener(root), **{**MARCH, **params})
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> ReconciliationModel:
-    return _model(tmp_path)
+def model(tmp_path: Path, engine: Callable[..., Any]) -> ReconciliationModel:
+    return _model(tmp_path, opener=engine)
 
 
 def bridge(m: ReconciliationModel) -> list[Decimal]:
@@ -221,9 +225,11 @@ def generated_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 
 
 @pytest.fixture
-def generated(generated_files: tuple[Path, Path]) -> tuple[ReconciliationModel, Path]:
+def generated(
+    generated_files: tuple[Path, Path], engine: Callable[..., Any]
+) -> tuple[ReconciliationModel, Path]:
     root, cache = generated_files  # ingested once; later tests reopen the cached database
-    return ReconciliationModel(open_source(root, cache)), root
+    return ReconciliationModel(engine(root, cache)), root
 
 
 def test_generator_truth_recovered_exactly(generated: tuple[ReconciliationModel, Path]) -> None:

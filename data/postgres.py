@@ -1,0 +1,284 @@
+"""PostgreSQL as the query engine for a team (``--backend postgresql://...``).
+
+The files of a data folder are read and validated exactly as on DuckDB (the local database in the
+cache is built first, with every check and report). Its typed tables are then copied with COPY
+into a schema of their own on the server, the same mart builders (`data.marts`, Ibis) build the
+marts there, and the schema is switched in atomically: sessions never see a half-built one.
+
+- **Schema**: ``tieout_<digest of the data folder>``; its ``_tieout_meta`` table holds the key of
+  the files it was built from, so a restart on unchanged files reuses it. A rebuild goes to
+  ``<schema>__new`` and replaces the old one by renaming both in one transaction.
+- **Sessions are read-only**: each model's connection takes the role ``tieout_reader`` (SELECT
+  on the Tieout schemas only), ``default_transaction_read_only = on`` and a
+  ``statement_timeout``. The connection that loads is the URL's own login.
+- **Credentials** come from libpq: the environment (``PGPASSWORD``), a password file
+  (``~/.pgpass`` or ``PGPASSFILE``) or a service file (``PGSERVICE``). A password written in a
+  ``--backend`` URL on the command line is refused (it would show in the process list), and
+  `redact` removes it from everything shown or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import ibis
+
+from data import schemas
+from data.domains import get, resolve
+
+log = logging.getLogger("tieout")
+
+READER_ROLE = "tieout_reader"
+META_TABLE = "_tieout_meta"
+#: Longest a session's query may run on the server (ms): `TIEOUT_PG_STATEMENT_TIMEOUT_MS`.
+STATEMENT_TIMEOUT_MS = int(os.environ.get("TIEOUT_PG_STATEMENT_TIMEOUT_MS", "60000"))
+COPY_BATCH_ROWS = 200_000
+
+
+class BackendError(Exception):
+    """The backend URL or server cannot be used; the message says what to do."""
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and url.split(":", 1)[0] in ("postgresql", "postgres")
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (``postgresql://ann:***@host/db``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=netloc[0].split(":")[0] + ":***@" + netloc[1]))
+
+
+def check_url(url: str, on_command_line: bool) -> str:
+    """A usable PostgreSQL URL, or a `BackendError` that says why not."""
+    if not is_postgres(url):
+        raise BackendError(f"--backend {redact(url)}: expected postgresql://user@host:port/db")
+    if on_command_line and urlsplit(url).password is not None:
+        raise BackendError(
+            "--backend: a password on the command line shows in the process list; set "
+            "PGPASSWORD, use a password file (~/.pgpass) or a service file (PGSERVICE) instead"
+        )
+    return url
+
+
+def _connect_kwargs(url: str) -> dict[str, Any]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(url)
+    # Ibis names the database ``database``; the rest (host, port, user, password, service,
+    # sslmode...) goes to psycopg as libpq parameters.
+    if "dbname" in info:
+        info["database"] = info.pop("dbname")
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def schema_for(root: Path) -> str:
+    """The schema of a data folder: stable across restarts and new files of that folder."""
+    return "tieout_" + hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PgSource:
+    """A data folder served from PostgreSQL: the validation report and file state of the local
+    build (`data.engine.Source`), the queries on the server."""
+
+    def __init__(self, local: Any, url: str, schema: str):
+        self.local = local
+        self.root = local.root
+        self.db_path = local.db_path
+        self.status = local.status
+        self.meta = {**local.meta, "backend": redact(url), "schema": schema}
+        self.url = url
+        self.schema = schema
+
+    def backend(self) -> Any:
+        """A new read-only connection in the source's schema (one per session or thread)."""
+        be = ibis.postgres.connect(**_connect_kwargs(self.url), schema=self.schema)
+        with be.con.cursor() as cur:
+            cur.execute(f"SET ROLE {READER_ROLE}")
+            cur.execute("SET default_transaction_read_only = on")
+            cur.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+        be.con.commit()
+        # A model dropped without close() (a test, a failed page) still releases its connection.
+        weakref.finalize(be, be.con.close)
+        return be
+
+    def has(self, domain: str) -> bool:
+        return self.local.has(domain)
+
+    def changed_files(self) -> list[str]:
+        return self.local.changed_files()
+
+    def close(self) -> None:
+        """Nothing held: each model closes its own connection."""
+
+    def __repr__(self) -> str:
+        return f"PgSource({str(self.root)!r}, {redact(self.url)!r}, {self.schema!r})"
+
+
+_PUBLISH_LOCK = threading.Lock()
+
+
+def publish(local: Any, url: str, progress: Callable[[str], None] | None = None) -> PgSource:
+    """The local source's tables on the server (copied and built unless already there)."""
+    import psycopg
+
+    say = progress or (lambda _msg: None)
+    schema = schema_for(local.root)
+    key = local.db_path.stem
+    with _PUBLISH_LOCK:
+        try:
+            con = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise BackendError(f"cannot connect to {redact(url)}: {exc}".strip()) from None
+        with con:
+            if _built_key(con, schema) == key:
+                return PgSource(local, url, schema)
+            _ensure_reader(con)
+            new = f"{schema}__new"
+            con.execute(f"DROP SCHEMA IF EXISTS {_q(new)} CASCADE")
+            con.execute(f"CREATE SCHEMA {_q(new)}")
+            _copy_tables(local, con, new, say)
+            _build_marts(local, url, new, say)
+            con.execute(f"CREATE TABLE {_q(new)}.{META_TABLE} (key text)")
+            con.execute(f"INSERT INTO {_q(new)}.{META_TABLE} VALUES (%s)", (key,))
+            con.execute(f"GRANT USAGE ON SCHEMA {_q(new)} TO {READER_ROLE}")
+            con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_q(new)} TO {READER_ROLE}")
+            old = f"{schema}__old"
+            with con.transaction():
+                con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
+                if _schema_exists(con, schema):
+                    con.execute(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}")
+                con.execute(f"ALTER SCHEMA {_q(new)} RENAME TO {_q(schema)}")
+            con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
+    log.info("published %s to %s schema %s", local.root, redact(url), schema)
+    return PgSource(local, url, schema)
+
+
+def _schema_exists(con: Any, schema: str) -> bool:
+    row = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return row is not None
+
+
+def _built_key(con: Any, schema: str) -> str | None:
+    if not _schema_exists(con, schema):
+        return None
+    found = con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        (schema, META_TABLE),
+    ).fetchone()
+    if found is None:
+        return None
+    row = con.execute(f"SELECT key FROM {_q(schema)}.{META_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def _ensure_reader(con: Any) -> None:
+    """The sessions' role: no login, SELECT on what it is granted; the loading login may take
+    it (``SET ROLE``)."""
+    exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
+    if exists is None:
+        con.execute(f"CREATE ROLE {READER_ROLE} NOLOGIN")
+    con.execute(f"GRANT {READER_ROLE} TO CURRENT_USER")
+
+
+def _copy_tables(local: Any, con: Any, schema: str, say: Callable[[str], None]) -> None:
+    """Every input table of the loaded domains, from the local database, with COPY."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    be = local.backend()
+    try:
+        present = set(be.list_tables())
+        for domain, status in local.status.items():
+            if not status.loaded:
+                continue
+            for spec in schemas.tables_of(domain):
+                if spec.name not in present:
+                    continue
+                table = be.table(spec.name)
+                pg_schema = table.schema()
+                cols = ", ".join(f"{_q(n)} {_pg_type(t)}" for n, t in pg_schema.items())
+                con.execute(f"CREATE TABLE {_q(schema)}.{_q(spec.name)} ({cols})")
+                names = ", ".join(_q(c) for c in pg_schema.names)
+                copy_sql = f"COPY {_q(schema)}.{_q(spec.name)} ({names}) FROM STDIN (FORMAT csv)"
+                reader = be.con.execute(f"SELECT * FROM {_q(spec.name)}").to_arrow_reader(
+                    COPY_BATCH_ROWS
+                )
+                done = 0
+                with con.cursor() as cur, cur.copy(copy_sql) as copy:
+                    for batch in reader:
+                        arrays = [
+                            a.cast(pa.string()) if pa.types.is_dictionary(a.type) else a
+                            for a in batch.columns
+                        ]
+                        buf = io.BytesIO()
+                        pacsv.write_csv(
+                            pa.RecordBatch.from_arrays(arrays, names=batch.schema.names),
+                            buf,
+                            pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+                        )
+                        copy.write(buf.getvalue())
+                        done += batch.num_rows
+                        say(f"copying {domain}/{spec.name} to PostgreSQL: {done:,} rows")
+                con.execute(f"ANALYZE {_q(schema)}.{_q(spec.name)}")
+    finally:
+        be.disconnect()
+
+
+def _pg_type(typ: Any) -> str:
+    """The PostgreSQL column type of an Ibis type (as the ingest stores them)."""
+    if typ.is_string():
+        return "text"
+    if typ.is_boolean():
+        return "boolean"
+    if typ.is_date():
+        return "date"
+    if typ.is_timestamp():
+        return "timestamptz" if typ.timezone else "timestamp"
+    if typ.is_integer():
+        return "bigint" if typ.nbytes >= 8 or typ.is_unsigned() else "integer"
+    if typ.is_floating():
+        return "double precision"
+    if typ.is_decimal():
+        return "numeric"
+    raise BackendError(f"no PostgreSQL column type for {typ}")
+
+
+def _build_marts(local: Any, url: str, schema: str, say: Callable[[str], None]) -> None:
+    """The domain's marts, by the same Ibis builders as on DuckDB, in ``schema``."""
+    be = ibis.postgres.connect(**_connect_kwargs(url), schema=schema)
+    try:
+        for domain, status in local.status.items():
+            if not status.loaded:
+                continue
+            steps: list[str] = []
+            for name, expr in resolve(get(domain).marts)(be).items():
+                say(f"building {domain} mart {name} on PostgreSQL")
+                if callable(expr):
+                    expr = expr()
+                be.create_table(name, expr, database=schema)
+                be.raw_sql(f"ANALYZE {_q(schema)}.{_q(name)}").close()
+                be.con.commit()
+                if name.startswith("_"):
+                    steps.append(name)
+            for name in steps:
+                be.raw_sql(f"DROP TABLE {_q(schema)}.{_q(name)}").close()
+                be.con.commit()
+    finally:
+        be.disconnect()
