@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--tables", action="store_true", help="add the domain's tables")
     k.add_argument("--format", choices=["json", "csv"], default="json")
     _add_reading_args(k)
+    _add_backend_arg(k)
 
     e = sub.add_parser(
         "export", help="write the KPIs and every table behind a domain's charts (CSV/Parquet/XLSX)"
@@ -77,12 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
     _add_model_args(e)
     _add_reading_args(e)
+    _add_backend_arg(e)
 
     d = sub.add_parser("desktop", help="the app for one person: serve locally, open the browser")
     from app.desktop import add_arguments
 
     add_arguments(d)
     _add_reading_args(d)
+    _add_backend_arg(d)
 
     s = sub.add_parser("serve", help="serve the app for a team (panel serve)")
     s.add_argument("--data", type=Path, default=None)
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust the reverse proxy's X-Forwarded-For/-Proto headers (client address, https)",
     )
     _add_reading_args(s)
+    _add_backend_arg(s)
     add_recon_parser(sub)  # tieout recon status|export-log (issue 19)
     return p
 
@@ -139,6 +143,30 @@ def _add_reading_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="a tieout.toml of header names (applied over the data folder's own)",
     )
+
+
+def _add_backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        default=None,
+        metavar="URL",
+        help="query engine: postgresql://user@host:port/db (password from PGPASSWORD, "
+        "~/.pgpass or PGSERVICE, never here); default DuckDB, or $TIEOUT_BACKEND",
+    )
+
+
+def _apply_backend_arg(a: argparse.Namespace) -> None:
+    """The engine reaches every reader (and server sessions) through the environment."""
+    url = getattr(a, "backend", None)
+    if not url:
+        return
+    from data.engine import BACKEND_ENV
+    from data.postgres import BackendError, check_url
+
+    try:
+        os.environ[BACKEND_ENV] = check_url(url, on_command_line=True)
+    except BackendError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _apply_reading_args(a: argparse.Namespace) -> None:
@@ -436,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _apply_reading_args(args)
+        _apply_backend_arg(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"tieout: {exc}", file=sys.stderr)
@@ -447,7 +476,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         engine = sys.modules.get("data.engine")  # a cache folder that cannot be used: exit 2
-        if engine is not None and isinstance(exc, engine.CacheError):
+        pg = sys.modules.get("data.postgres")  # a server that cannot be reached or used: exit 2
+        if (engine is not None and isinstance(exc, engine.CacheError)) or (
+            pg is not None and isinstance(exc, pg.BackendError)
+        ):
             print(f"tieout: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"tieout: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)

@@ -136,7 +136,13 @@ _PUBLISH_LOCK = threading.Lock()
 
 def publish(local: Any, url: str, progress: Callable[[str], None] | None = None) -> PgSource:
     """The local source's tables on the server (copied and built unless already there)."""
-    import psycopg
+    check_url(url, on_command_line=False)
+    try:
+        import psycopg
+    except ImportError:
+        raise BackendError(
+            "PostgreSQL support is not installed: pip install 'tieout[postgres]'"
+        ) from None
 
     say = progress or (lambda _msg: None)
     schema = schema_for(local.root)
