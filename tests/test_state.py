@@ -207,3 +207,22 @@ def test_a_store_that_cannot_be_opened_says_where() -> None:
 def test_worklist_of_an_empty_exception_table() -> None:
     empty = pd.DataFrame(columns=["order_id", "class", "flags"])
     assert list(review.worklist(empty, {}).columns) == review.WORKLIST_COLUMNS
+
+
+def test_pgcluster_finds_its_binaries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests import pgcluster
+
+    monkeypatch.setenv("TIEOUT_PG_BIN", str(tmp_path))  # no initdb there
+    assert pgcluster.find_bin_dir() is None
+    monkeypatch.delenv("TIEOUT_PG_BIN")
+    for value, ci in (("1", True), ("true", True), ("", False), ("0", False)):
+        monkeypatch.setenv("CI", value)
+        assert pgcluster.in_ci() is ci
+
+
+def test_pgcluster_gives_databases_of_their_own(pg_cluster: PgCluster) -> None:
+    a, b = pg_cluster.create_database("x"), pg_cluster.create_database("x")
+    assert a != b
+    assert pg_cluster.dsn(a).startswith(f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/")
+    assert pg_cluster.psql("SELECT 1", a).strip() == "1"
+    assert pg_cluster.psql("SHOW listen_addresses").strip() == "127.0.0.1"
