@@ -81,6 +81,17 @@ AGING_COLUMNS = ["age_bucket", "campaign", "channel", "open_exceptions", "value_
 MAX_SUGGESTIONS_PER_CLAIM = 3
 
 
+def empty(columns: list[str]) -> pd.DataFrame:
+    """A table without rows whose number columns are typed as numbers (their kind in
+    `models.presentation`), so a page formats them as numbers from the start."""
+    from models.presentation import field
+
+    numeric = {"money", "count", "percent", "multiple", "coef", "index"}
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float64" if field(c).kind in numeric else object) for c in columns}
+    )
+
+
 # ----------------------------------------------------------------------------- identity
 def _cents(v: Any) -> int | None:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
@@ -146,7 +157,7 @@ def reviewable(exceptions: pd.DataFrame) -> pd.DataFrame:
 
 def empty_worklist() -> pd.DataFrame:
     """A worklist without rows."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in WORKLIST_COLUMNS})
+    return empty(WORKLIST_COLUMNS)
 
 
 def worklist(
@@ -379,7 +390,7 @@ def suggest(
     m = missing[~missing["order_id"].astype(str).isin(used_ids)]
     f = finance_only[~finance_only["order_id"].astype(str).isin(used_ids)]
     if m.empty or f.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUGGESTION_COLUMNS})
+        return empty(SUGGESTION_COLUMNS)
     mc = pd.DataFrame(
         {
             "claim_id": m["order_id"].astype(str).to_numpy(),
@@ -410,11 +421,11 @@ def suggest(
         idf = pd.DataFrame(sorted(ids), columns=["claim_id", "finance_id"])
         pairs.append(idf.merge(mc, on="claim_id").merge(fc, on="finance_id").assign(rule="id"))
     if not pairs:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUGGESTION_COLUMNS})
+        return empty(SUGGESTION_COLUMNS)
     s = pd.concat(pairs, ignore_index=True)
     s = s[[(a, b) not in done for a, b in zip(s["claim_id"], s["finance_id"], strict=True)]]
     if s.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUGGESTION_COLUMNS})
+        return empty(SUGGESTION_COLUMNS)
     s = (
         s.groupby(["claim_id", "finance_id"], as_index=False, sort=False)
         .agg(
@@ -440,7 +451,7 @@ def suggest(
     )
     s = s[~pd.Series(weak, index=s.index) | near]
     if s.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUGGESTION_COLUMNS})
+        return empty(SUGGESTION_COLUMNS)
     s["by_id"] = s["rules"].str.contains("id")
     s = s.sort_values(
         ["claim_id", "by_id", "gap", "days_apart"], ascending=[True, False, True, True]
@@ -569,10 +580,10 @@ def aging(work: pd.DataFrame, channels: Mapping[str, str]) -> pd.DataFrame:
     value at stake. An order claimed by several campaigns counts under its first; a finance-only
     order under ``(no campaign)``. Ages are `worklist`'s (days to its ``as_of``)."""
     if work.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in AGING_COLUMNS})
+        return empty(AGING_COLUMNS)
     w = work[~work["status"].isin(CLOSED) & work["age_days"].notna()]
     if w.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in AGING_COLUMNS})
+        return empty(AGING_COLUMNS)
     first = w["campaigns"].fillna("").astype(str).str.split(", ").str[0]
     camp = first.where(first != "", "(no campaign)")
     frame = pd.DataFrame(
@@ -736,6 +747,7 @@ __all__ = [
     "check_approver",
     "confirm_edits",
     "confirmed_pairs",
+    "empty",
     "empty_worklist",
     "id_reason",
     "reopened",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ SIGNOFF_COLUMNS = [
     "revenue_finance",
     "open_exceptions",
 ]
+
+
+def _decimal(text: Any) -> Decimal | None:
+    """Money kept as text in a snapshot, as the exact number it was."""
+    return None if text in (None, "") else Decimal(str(text))
 
 
 def os_user() -> str:
@@ -219,7 +225,7 @@ class ReviewSession:
                     "reviewer": s["reviewer"],
                     "approved_at": s["approved_at"],
                     "filters": json.dumps(snap.get("filters", {}), sort_keys=True),
-                    "revenue_finance": snap.get("kpis", {}).get("revenue_finance"),
+                    "revenue_finance": _decimal(snap.get("kpis", {}).get("revenue_finance")),
                     "open_exceptions": len(snap.get("open_exceptions", [])),
                 }
             )

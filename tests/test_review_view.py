@@ -20,6 +20,7 @@ from models.export import to_csv_bytes
 from models.reconciliation import ReconciliationModel
 from tests import recon_tiny
 from tests.conftest import write_tables
+from views.common import number_formatter
 from views.review import ReviewView
 
 MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
@@ -102,6 +103,14 @@ def test_confirm_a_suggestion_in_the_page(view: ReviewView) -> None:
 
 
 def test_aging_and_signoff_in_the_page(view: ReviewView) -> None:
+    money = number_formatter("money").format
+    for widget, col in (
+        (view._aging, "value_at_stake"),
+        (view._work, "claimed_revenue"),
+        (view._sugg, "finance_revenue"),
+        (view._signoffs, "revenue_finance"),
+    ):
+        assert widget.formatters[col].format == money, col  # money as money, from the start
     totals = view.aging_totals.set_index("age_bucket")
     assert totals["open_exceptions"].sum() == 5  # A3 A4 A5 F1 and the evil claim
     # to 03-31: A3 24 days, A4 23, A5 22, F1 16, the evil claim (03-20) 11: all 8-30

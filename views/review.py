@@ -18,7 +18,13 @@ import param
 from data.state import StaleEdit, StateError, open_store
 from models import presentation, review
 from models.reconciliation import ReconciliationModel
-from models.review_session import ReviewSession, os_user
+from models.review_session import (
+    DECISION_COLUMNS,
+    LOG_COLUMNS,
+    SIGNOFF_COLUMNS,
+    ReviewSession,
+    os_user,
+)
 from views.common import (
     axis_formatter,
     empty_plot,
@@ -135,8 +141,8 @@ class ReviewView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # suggestions and decided matches
-        self._sugg = table(pd.DataFrame(columns=review.SUGGESTION_COLUMNS), selectable=1)
-        self._matches = table(pd.DataFrame(columns=["claim_id"]), selectable=1)
+        self._sugg = table(review.empty(review.SUGGESTION_COLUMNS), selectable=1)
+        self._matches = table(review.empty(DECISION_COLUMNS), selectable=1)
         confirm = pn.widgets.Button(label="Confirm the selected suggestion", color="success")
         reject = pn.widgets.Button(label="Reject it", color="danger")
         undo = pn.widgets.Button(label="Undo the selected confirmed match")
@@ -159,7 +165,7 @@ class ReviewView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # aging
-        self._aging = table(pd.DataFrame(columns=review.AGING_COLUMNS))
+        self._aging = table(review.empty(review.AGING_COLUMNS))
         aging = pn.Column(
             pn.pane.Markdown(
                 "Open exceptions by days from the claim date (the finance date for "
@@ -170,10 +176,8 @@ class ReviewView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # sign-off
-        self._signoffs = table(
-            pd.DataFrame(columns=["signoff_id", "state"]), selectable=1, pagination=None
-        )
-        self._diff = table(pd.DataFrame(columns=review.DIFF_COLUMNS))
+        self._signoffs = table(review.empty(SIGNOFF_COLUMNS), selectable=1, pagination=None)
+        self._diff = table(review.empty(review.DIFF_COLUMNS))
         prepare = pn.widgets.Button(label="Sign as preparer", color="primary")
         approve = pn.widgets.Button(label="Approve the selected sign-off", color="success")
         compare = pn.widgets.Button(label="Compare the selected sign-off with today")
@@ -192,7 +196,7 @@ class ReviewView(pn.viewable.Viewer):
             with_downloads(self._diff, "signoff_differences"),
             sizing_mode="stretch_width",
         )
-        self._log = table(pd.DataFrame(columns=["at"]), header_filters=True)
+        self._log = table(review.empty(LOG_COLUMNS), header_filters=True)
         history = pn.Column(with_downloads(self._log, "review_log"), sizing_mode="stretch_width")
         self._layout = pn.Column(
             self._who,
