@@ -57,6 +57,13 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+#: How wide the sidebar's content is, and the sidebar.
+SIDEBAR_JS = """() => {
+  const s = document.querySelector('#sidebar');
+  return [s.scrollWidth, s.clientWidth];
+}"""
+
+
 def _tabs(page: Any) -> list[str]:
     return [t.strip() for t in page.locator(".bk-tab").all_inner_texts() if t.strip()]
 
@@ -87,6 +94,9 @@ def shoot(url: str, pages: tuple[str, ...]) -> list[str]:
                         wide = page.evaluate(OVERFLOW_JS)
                         if wide["scroll"] > wide["width"] or wide["items"]:
                             problems.append(f"{shot.name}: {wide}")
+                        inner, outer = page.evaluate(SIDEBAR_JS)
+                        if inner > outer + 1:  # a sidebar field cut off at its edge
+                            problems.append(f"{shot.name}: sidebar content {inner} px in {outer}")
                 if seen.errors:
                     problems.append(f"console errors at {width} {theme}: {seen.errors[:3]}")
     return problems
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             server.close()
     sys.stdout.write(f"screenshots in {SCREENS}\n")
     for line in problems:
-        sys.stdout.write(f"wider than the window: {line}\n")
+        sys.stdout.write(f"does not fit: {line}\n")
     return 0
 
 

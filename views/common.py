@@ -341,16 +341,18 @@ def _column_options(shown: pd.DataFrame) -> dict[str, Any]:
 
 
 #: Tabulator's footer (pagination) and header filters follow the dark theme (left light grey
-#: and white by Panel's dark styling).
+#: and white by Panel's dark styling); `!important` as Tabulator's own stylesheet comes later.
 DARK_TABLE_CSS = """
-.tabulator .tabulator-footer { background-color: #2b3035; color: #e0e0e0;
-                               border-top: 1px solid #495057; }
-.tabulator .tabulator-footer .tabulator-page { background: transparent; color: #e0e0e0;
-                                              border: 1px solid #495057; }
-.tabulator .tabulator-footer .tabulator-page.active { background: #0d6efd; color: #ffffff; }
-.tabulator .tabulator-footer .tabulator-page:disabled { color: #868e96; }
+.tabulator .tabulator-footer { background-color: #2b3035 !important; color: #e0e0e0 !important;
+                               border-top: 1px solid #495057 !important; }
+.tabulator .tabulator-footer .tabulator-page { background: transparent !important;
+  color: #e0e0e0 !important; border: 1px solid #495057 !important; }
+.tabulator .tabulator-footer .tabulator-page.active { background: #0d6efd !important;
+  color: #ffffff !important; }
+.tabulator .tabulator-footer .tabulator-page:disabled { color: #868e96 !important; }
 .tabulator .tabulator-header .tabulator-col .tabulator-header-filter input {
-  background-color: #212529; color: #e0e0e0; border: 1px solid #495057; }
+  background-color: #212529 !important; color: #e0e0e0 !important;
+  border: 1px solid #495057 !important; }
 """
 
 

@@ -220,14 +220,18 @@ def variance_plot(daily: pd.DataFrame) -> Any:
         hover_tooltips=[("Unusual day", "@{date}{%F}"), *hover("variance", "score")],
     )
     zero = hv.HLine(0).opts(color="gray", line_dash="dashed", line_width=1)
+    title = "Daily variance, finance minus marketing " + (
+        "(red: unusual days)" if len(flagged) else "(no unusual day in the period)"
+    )
     return (line * marks * zero).opts(
         responsive=True,
         height=340,
         xlabel="Date",
         ylabel="Variance (finance - marketing)",
         yformatter=axis_formatter("money"),
-        title="Daily variance, finance minus marketing (red: unusual days)",
+        title=title,
         legend_position="top_left",
+        show_legend=bool(len(flagged)),  # a legend for no points says nothing
     )
 
 

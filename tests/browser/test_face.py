@@ -18,7 +18,7 @@ from data import schemas
 from models import presentation
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page, choose
 from tests.browser.test_pages import serve_root
-from tests.screens import OVERFLOW_JS, PAGES, TITLES, _tabs
+from tests.screens import OVERFLOW_JS, PAGES, SIDEBAR_JS, TITLES, _tabs
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,11 +44,6 @@ TEXT_JS = """() => {
   };
   walk(document.body);
   return parts.join('\\n');
-}"""
-#: How wide the sidebar's content is, and the sidebar.
-SIDEBAR_JS = """() => {
-  const s = document.querySelector('#sidebar');
-  return [s.scrollWidth, s.clientWidth];
 }"""
 #: Records each value the page's "stale" dimming takes (`views.common.dim_while_busy`).
 WATCH_DIMMING_JS = """() => {
