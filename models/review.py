@@ -69,13 +69,13 @@ WORKLIST_COLUMNS = [
 SUGGESTION_COLUMNS = [
     "claim_id",
     "finance_id",
+    "reason",
     "claimed_revenue",
     "finance_revenue",
     "claim_date",
     "finance_date",
     "days_apart",
     "rule",
-    "reason",
 ]
 AGING_COLUMNS = ["age_bucket", "campaign", "channel", "open_exceptions", "value_at_stake"]
 MAX_SUGGESTIONS_PER_CLAIM = 3
