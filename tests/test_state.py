@@ -226,3 +226,34 @@ def test_pgcluster_gives_databases_of_their_own(pg_cluster: PgCluster) -> None:
     assert pg_cluster.dsn(a).startswith(f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/")
     assert pg_cluster.psql("SELECT 1", a).strip() == "1"
     assert pg_cluster.psql("SHOW listen_addresses").strip() == "127.0.0.1"
+
+
+def test_concurrent_edits_never_lose_a_change(url: str) -> None:
+    """Four threads, each with a store of its own, keep setting one exception's status against
+    the version they read; every save that succeeds is in the history and the version counts
+    exactly those saves (a lost update would leave fewer versions than successes)."""
+    import threading
+
+    stores = [open_store(url) for _ in range(4)]
+    saved, refused = [0] * 4, [0] * 4
+
+    def work(i: int) -> None:
+        for n in range(15):
+            item = stores[i].items(SCOPE).get(("A3", "missing_in_finance"))
+            version = 0 if item is None else int(item["version"])
+            status = ("investigating", "open")[n % 2] if version else "investigating"
+            try:
+                stores[i].apply(SCOPE, [edit("A3", "missing_in_finance", version, status)], f"u{i}")
+                saved[i] += 1
+            except StaleEdit:
+                refused[i] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    item = stores[0].items(SCOPE)[("A3", "missing_in_finance")]
+    assert item["version"] == sum(saved)
+    assert len(stores[0].history(SCOPE)) == sum(saved)
+    assert sum(saved) + sum(refused) == 60
