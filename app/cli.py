@@ -151,7 +151,8 @@ def _add_backend_arg(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="URL",
         help="query engine: postgresql://user@host:port/db (password from PGPASSWORD, "
-        "~/.pgpass or PGSERVICE, never here); default DuckDB, or $TIEOUT_BACKEND",
+        "~/.pgpass or PGSERVICE, never here), or spark / spark://host:port for kpis and "
+        "export; default DuckDB, or $TIEOUT_BACKEND",
     )
 
 
@@ -162,7 +163,16 @@ def _apply_backend_arg(a: argparse.Namespace) -> None:
         return
     from data.engine import BACKEND_ENV
     from data.postgres import BackendError, check_url
+    from data.spark import is_spark
 
+    if is_spark(url):
+        if a.command in ("serve", "desktop"):
+            raise UsageError(
+                "--backend spark is for batch work (tieout kpis, tieout export): a filter "
+                "change takes seconds there; serve on DuckDB or PostgreSQL"
+            )
+        os.environ[BACKEND_ENV] = url
+        return
     try:
         os.environ[BACKEND_ENV] = check_url(url, on_command_line=True)
     except BackendError as exc:

@@ -617,15 +617,18 @@ def open_source(
     and then use its result. A damaged entry is discarded and rebuilt.
 
     ``backend`` (default ``$TIEOUT_BACKEND``): a ``postgresql://`` URL serves the validated
-    tables and their marts from that server (`data.postgres`); none means DuckDB.
+    tables and their marts from that server (`data.postgres`); ``spark`` or ``spark://...``
+    computes them in Spark, for batch use (`data.spark`); none means DuckDB.
     """
     backend = backend if backend is not None else os.environ.get(BACKEND_ENV) or None
     local = _open_local(root, cache_dir, progress, settings)
     if not backend:
         return local
-    from data.postgres import publish
+    from data import postgres, spark
 
-    return publish(local, backend, progress)
+    if spark.is_spark(backend):
+        return spark.publish(local, backend, progress)
+    return postgres.publish(local, backend, progress)
 
 
 def _open_local(
