@@ -377,11 +377,31 @@ def _model_from_args(a: argparse.Namespace) -> Any:
     if a.end:
         updates["end"] = a.end
     model = _open_model(a.domain, a.data)
+    updates.update(_review_inputs(model))
     try:
         model.param.update(**updates)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return model
+
+
+def _review_inputs(model: Any) -> dict[str, Any]:
+    """What the review state adds to a model, as on the page: the matches people confirmed
+    (reconciliation with order ids). Nothing when no review state was ever saved."""
+    if model.domain != "reconciliation" or model.approximate:
+        return {}
+    from data.state import StateError, default_url, open_store
+    from models.review import confirmed_pairs
+    from models.review_session import scope_of
+
+    url = default_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}
+    try:
+        pairs = confirmed_pairs(open_store(url).decisions(scope_of(model)))
+    except StateError as exc:
+        raise UsageError(str(exc)) from None
+    return {"confirmed": pairs} if pairs else {}
 
 
 def cmd_kpis(a: argparse.Namespace) -> int:

@@ -46,10 +46,11 @@ STATE_HELP = (
 
 def add_parser(sub: Any) -> None:
     """Add ``recon status`` and ``recon export-log`` to the `tieout` subcommands, and
-    ``--state URL`` to ``serve`` and ``desktop``."""
+    ``--state URL`` to ``serve``, ``desktop``, ``kpis`` and ``export`` (whose reconciliation
+    numbers count the matches confirmed in that state, as the page does)."""
     from app.cli import _add_model_args, _add_reading_args
 
-    for name in ("serve", "desktop"):
+    for name in ("serve", "desktop", "kpis", "export"):
         if name in sub.choices:
             sub.choices[name].add_argument(
                 "--state", action=_StateURL, default=None, help=STATE_HELP

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from app.cli import main
+from app.cli import dumps, main
 from data import state
 from data.engine import open_source
 from data.state import open_store
@@ -109,3 +109,29 @@ def test_serve_and_desktop_take_state(monkeypatch: pytest.MonkeyPatch) -> None:
     assert state.default_url() == "postgresql://u@db/review"  # every session of the process
     a = build_parser().parse_args(["desktop", "--state", "sqlite:////tmp/x.sqlite"])
     assert state.default_url() == "sqlite:////tmp/x.sqlite"
+
+
+def test_kpis_and_export_count_confirmed_matches_as_the_page_does(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The tolerances under which A3 (30.00) and F1 (25.00, 8 days later) are suggested.
+    march = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
+    tol = ["--abs-tol", "5", "--timing-days", "8"]
+    kpis = ["kpis", "--domain", "reconciliation", "--data", str(root), *MARCH, *tol]
+    assert main([*kpis, "--state", _url(tmp_path)]) == 0  # no state saved yet: as before
+    before = json.loads(capsys.readouterr().out)["kpis"]
+    m = ReconciliationModel(open_source(root), **march, abs_tol=5.0, timing_days=8)
+    ReviewSession(m, open_store(_url(tmp_path)), "ana", server=False).decide(
+        "A3", "F1", "confirmed"
+    )
+    assert main([*kpis, "--state", _url(tmp_path)]) == 0
+    after = json.loads(capsys.readouterr().out)["kpis"]
+    assert after["orders_matched"] == before["orders_matched"] + 1  # A3 confirmed with F1
+    assert after == json.loads(dumps(m.summary()["kpis"]))  # the page's model, same pairs
+    out = tmp_path / "out"
+    assert main(["export", "--domain", "reconciliation", "--data", str(root), *MARCH, *tol,
+                 "--state", _url(tmp_path), "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    bridge = (out / "reconciliation_bridge.csv").read_text()
+    assert "matched_on_review,-5.00" in bridge  # F1 25.00 - A3 30.00
+    state.dispose_all()
