@@ -129,9 +129,13 @@ def now() -> str:
 
 
 def default_url() -> str:
-    """``$TIEOUT_STATE``, else the SQLite file in the user's data folder."""
+    """``$TIEOUT_STATE``, else the team's PostgreSQL when that is the engine
+    (``$TIEOUT_BACKEND``), else the SQLite file in the user's data folder."""
     if env := os.environ.get(STATE_ENV):
         return env
+    backend = os.environ.get("TIEOUT_BACKEND", "")
+    if backend.startswith(("postgresql://", "postgres://")):
+        return backend
     return f"sqlite:///{user_dir('data') / STATE_FILE}"
 
 

@@ -111,3 +111,20 @@ def test_unchanged_files_reuse_the_schema_and_new_files_replace_it(
     m = PaymentsModel(newer)
     assert m.kpis["attempts"] == PaymentsModel(open_source(root)).kpis["attempts"]
     m.close()
+
+
+def test_review_state_lives_in_the_team_database(
+    monkeypatch: pytest.MonkeyPatch, pg_cluster: PgCluster
+) -> None:
+    from data import state
+
+    monkeypatch.delenv("TIEOUT_STATE")
+    monkeypatch.setenv("TIEOUT_BACKEND", pg_cluster.url)
+    assert state.default_url() == pg_cluster.url
+    store = state.open_store()
+    assert store.items("nowhere") == {}
+    tables = pg_cluster.psql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", pg_cluster.dbname
+    )
+    assert "schema_version" in tables.split()
+    state.dispose_all()
