@@ -92,7 +92,7 @@ def test_every_output_column_is_declared(models: dict) -> None:
 
 def test_code_labels_cover_the_codes_the_app_writes() -> None:
     from models.payments import churn_reason
-    from models.reconciliation import BRIDGE_STEPS, CLASSES, FUNNEL_STEPS
+    from models.recon_common import BRIDGE_STEPS, CLASSES, FUNNEL_STEPS
 
     reference = pd.read_csv(
         Path(__file__).parents[1] / "data" / "reference" / "decline_classes.csv"
@@ -112,3 +112,41 @@ def test_code_labels_cover_the_codes_the_app_writes() -> None:
 
 def test_the_kpi_reference_in_docs_is_generated() -> None:
     assert DOCS.read_text(encoding="utf-8") == presentation.reference_markdown()
+
+
+def test_cards_say_in_words_what_they_compare_with() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from models.presentation import comparison
+    from views.common import card_html
+
+    D = dt.date
+    quarter = comparison(
+        D(2025, 10, 1),
+        D(2025, 12, 31),
+        D(2025, 7, 1),
+        D(2025, 9, 30),
+        D(2025, 1, 1),
+        D(2025, 12, 31),
+    )
+    year = comparison(
+        D(2025, 1, 1),
+        D(2025, 12, 31),
+        D(2024, 1, 1),
+        D(2024, 12, 31),
+        D(2025, 1, 1),
+        D(2025, 12, 31),
+    )
+    # 1,200 against 1,000: +20.0%, named
+    card = card_html("gpv", Decimal("1200.00"), Decimal("1000.00"), True, quarter)
+    assert "▲ +20.0% vs previous quarter" in card and "Q3 2025 (Jul 1 - Sep 30, 2025)" in card
+    # nothing in the data before the period: said in words, no change against $0.00
+    card = card_html("gpv", Decimal("1200.00"), Decimal("0.00"), True, year)
+    assert "no data for the previous year" in card and "+" not in card.split("kpi-value")[1]
+    # a rate: the change in points; a ratio the compared period has none of: said so
+    assert "+2.0 pp vs previous quarter" in card_html("approval_rate", 0.86, 0.84, True, quarter)
+    assert "not defined for the previous quarter" in card_html("roas", 1.5, None, True, quarter)
+    # up from nothing, and a KPI without a compared value (churn risk): no comparison line
+    assert "▲ from 0 vs previous quarter" in card_html("churn_risk_merchants", 3, 0, False, quarter)
+    assert "delta" not in card_html("churn_risk_merchants", 3, None, False, quarter, True)
