@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -429,6 +429,35 @@ class Source:
 
     def __repr__(self) -> str:
         return f"Source({str(self.root)!r})"
+
+
+def stored_tables(
+    source: Source, batch_rows: int = 200_000
+) -> Iterator[tuple[str, str, ibis.Schema, Iterator[Any]]]:
+    """The typed input tables of a source's loaded domains, for another engine to take over:
+    ``(domain, table, ibis schema, Arrow record batches)``, ENUM columns as plain text."""
+    import pyarrow as pa
+
+    def batches(reader: Any) -> Iterator[Any]:
+        for batch in reader:
+            arrays = [
+                a.cast(pa.string()) if pa.types.is_dictionary(a.type) else a for a in batch.columns
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+    be = source.backend()
+    try:
+        present = set(be.list_tables())
+        for domain, status in source.status.items():
+            if not status.loaded:
+                continue
+            for spec in schemas.tables_of(domain):
+                if spec.name in present:
+                    schema = be.table(spec.name).schema()  # before the stream: one cursor
+                    reader = be.con.execute(f'SELECT * FROM "{spec.name}"')
+                    yield domain, spec.name, schema, batches(reader.to_arrow_reader(batch_rows))
+    finally:
+        be.disconnect()
 
 
 class CacheError(Exception):

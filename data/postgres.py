@@ -32,7 +32,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ibis
 
-from data import schemas
 from data.domains import get, resolve
 
 log = logging.getLogger("tieout")
@@ -208,43 +207,23 @@ def _copy_tables(local: Any, con: Any, schema: str, say: Callable[[str], None]) 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    be = local.backend()
-    try:
-        present = set(be.list_tables())
-        for domain, status in local.status.items():
-            if not status.loaded:
-                continue
-            for spec in schemas.tables_of(domain):
-                if spec.name not in present:
-                    continue
-                table = be.table(spec.name)
-                pg_schema = table.schema()
-                cols = ", ".join(f"{_q(n)} {_pg_type(t)}" for n, t in pg_schema.items())
-                con.execute(f"CREATE TABLE {_q(schema)}.{_q(spec.name)} ({cols})")
-                names = ", ".join(_q(c) for c in pg_schema.names)
-                copy_sql = f"COPY {_q(schema)}.{_q(spec.name)} ({names}) FROM STDIN (FORMAT csv)"
-                reader = be.con.execute(f"SELECT * FROM {_q(spec.name)}").to_arrow_reader(
-                    COPY_BATCH_ROWS
-                )
-                done = 0
-                with con.cursor() as cur, cur.copy(copy_sql) as copy:
-                    for batch in reader:
-                        arrays = [
-                            a.cast(pa.string()) if pa.types.is_dictionary(a.type) else a
-                            for a in batch.columns
-                        ]
-                        buf = io.BytesIO()
-                        pacsv.write_csv(
-                            pa.RecordBatch.from_arrays(arrays, names=batch.schema.names),
-                            buf,
-                            pacsv.WriteOptions(include_header=False, quoting_style="needed"),
-                        )
-                        copy.write(buf.getvalue())
-                        done += batch.num_rows
-                        say(f"copying {domain}/{spec.name} to PostgreSQL: {done:,} rows")
-                con.execute(f"ANALYZE {_q(schema)}.{_q(spec.name)}")
-    finally:
-        be.disconnect()
+    from data.engine import stored_tables
+
+    csv = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    for domain, name, types, batches in stored_tables(local, COPY_BATCH_ROWS):
+        cols = ", ".join(f"{_q(n)} {_pg_type(t)}" for n, t in types.items())
+        con.execute(f"CREATE TABLE {_q(schema)}.{_q(name)} ({cols})")
+        names = ", ".join(_q(c) for c in types.names)
+        done = 0
+        copy_sql = f"COPY {_q(schema)}.{_q(name)} ({names}) FROM STDIN (FORMAT csv)"
+        with con.cursor() as cur, cur.copy(copy_sql) as copy:
+            for batch in batches:
+                buf = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buf, csv)
+                copy.write(buf.getvalue())
+                done += batch.num_rows
+                say(f"copying {domain}/{name} to PostgreSQL: {done:,} rows")
+        con.execute(f"ANALYZE {_q(schema)}.{_q(name)}")
 
 
 def _pg_type(typ: Any) -> str:

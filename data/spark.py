@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from data import schemas
 from data.domains import get, resolve
 
 log = logging.getLogger("tieout")
@@ -120,33 +119,19 @@ def _copy_tables(local: Any, spark: Any, folder: Path, say: Callable[[str], None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    be = local.backend()
-    try:
-        present = set(be.list_tables())
-        for domain, status in local.status.items():
-            if not status.loaded:
-                continue
-            for spec in schemas.tables_of(domain):
-                if spec.name not in present:
-                    continue
-                path = folder / f"{spec.name}.parquet"
-                reader = be.con.execute(f'SELECT * FROM "{spec.name}"').to_arrow_reader(200_000)
-                writer = None
-                for batch in reader:
-                    arrays = [
-                        a.cast(pa.string()) if pa.types.is_dictionary(a.type) else a
-                        for a in batch.columns
-                    ]
-                    table = pa.Table.from_arrays(arrays, names=batch.schema.names)
-                    if writer is None:
-                        writer = pq.ParquetWriter(path, table.schema)
-                    writer.write_table(table)
-                if writer is None:
-                    continue
-                writer.close()
-                say(f"copying {domain}/{spec.name} to Spark")
-                frame = spark.read.parquet(str(path)).cache()
-                frame.count()
-                frame.createOrReplaceTempView(spec.name)
-    finally:
-        be.disconnect()
+    from data.engine import stored_tables
+
+    for domain, name, _types, batches in stored_tables(local):
+        path = folder / f"{name}.parquet"
+        writer = None
+        for batch in batches:
+            if writer is None:
+                writer = pq.ParquetWriter(path, batch.schema)
+            writer.write_table(pa.Table.from_batches([batch]))
+        if writer is None:
+            continue
+        writer.close()
+        say(f"copying {domain}/{name} to Spark")
+        frame = spark.read.parquet(str(path)).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)

@@ -393,4 +393,3 @@ def load_domain(
     if data.report.ok:
         data.typed = typed
     return data
-
