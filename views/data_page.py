@@ -41,6 +41,15 @@ UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+(\.csv|\.csv\.gz|\.parquet)$", re.IGNORECASE)
 
 
+def _in_folder(path: Any, root: Any) -> str:
+    """A file's path inside its data folder (``payments/transactions.csv``; the folder is named
+    above the table), or as it is when it lies elsewhere."""
+    try:
+        return Path(path).relative_to(Path(root)).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
     """One row per table of every domain: folder, file, rows, status."""
     rows = []
@@ -62,7 +71,7 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
                 {
                     "domain": domain,
                     "table": name,
-                    "file": path,
+                    "file": _in_folder(path, source.root),
                     "read as": st.forms.get(name, ""),
                     "rows": st.rows.get(name),
                     "status": "loaded" if st.loaded else "invalid",
