@@ -113,7 +113,7 @@ def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
     df = df.assign(
         label=[
             presentation.full(u, "count")
-            + ("" if pd.isna(c) else f" ({presentation.full(c, 'percent')} of the step before)")
+            + ("" if pd.isna(c) else f" ({presentation.full(c, 'percent')})")
             for u, c in zip(df["users"], df["step_conversion"], strict=True)
         ]
     )
@@ -123,7 +123,7 @@ def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
         responsive=True,
         height=320,
         hover_cols=["step_conversion"],
-        title=f"Funnel: {campaign} (conversion from the step before)",
+        title=f"Funnel: {campaign} (users; in brackets, the share of the step before)",
         ylabel="Distinct users",
         xlabel="Step",
         yformatter=axis_formatter("count"),
