@@ -70,11 +70,16 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
     df = for_display(ranked)
     if df.empty or df["revenue"].fillna(0).abs().sum() == 0:
         return empty_plot()
-    # horizontal bars draw the first row at the bottom: reversed, the largest is at the top
-    df = df.iloc[::-1]
+    folded = len(df) < len(shares.get(dim))  # the rest are one "Other" bar
+    if folded:  # the largest at the top (horizontal bars draw the first row at the bottom)
+        df = df.iloc[::-1]
+    else:
+        # every name shown: in name order from the top, so a change of the filters that keeps
+        # the names updates the chart in place (views.common.LivePlot), faster than a redraw
+        df = df.sort_values(dim, key=lambda c: c.astype(str), ascending=False)
     data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="Measure")
     data["Measure"] = data["Measure"].map(presentation.label)
-    title = LABELS[dim] + (" (largest first)" if len(df) > 2 else "")
+    title = LABELS[dim] + (" (largest first, the rest as Other)" if folded else "")
     return data.hvplot.barh(
         x=dim,
         y="value",
