@@ -83,9 +83,8 @@ def top_and_other(
             a, b = _sum(part[num]), _sum(part[den])
             row[c] = ratio(None if a is None else float(a), None if b is None else float(b))
         others.append(row)
-    out = pd.concat(
-        [top.drop(columns="_rank"), pd.DataFrame(others, columns=df.columns)], ignore_index=True
-    )
+    # as records: concatenating frames with all-missing columns is deprecated in pandas
+    out = pd.DataFrame([*top.drop(columns="_rank").to_dict("records"), *others], columns=df.columns)
     for c in df.columns:  # keep each column's kind (a float column stays float)
         if df[c].dtype.kind in "fi" and out[c].dtype == object:
             out[c] = pd.to_numeric(out[c])

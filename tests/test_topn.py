@@ -85,3 +85,11 @@ def test_missing_values_stay_missing_and_labels_count() -> None:
     assert out.iloc[1]["v"] == 3 and out.iloc[1]["p"] is None  # 2 + 1; nothing to add up
     assert other_label(1, "merchant") == "Other (1 merchant)"
     assert top_and_other(None, "k", by="v", sums=[]).empty
+
+
+def test_columns_not_summed_are_missing_in_other_without_a_pandas_warning() -> None:
+    # pytest turns warnings into errors: pandas deprecates concatenating all-missing columns
+    df = pd.DataFrame({"k": list("abcd"), "v": [4.0, 3.0, 2.0, 1.0], "w": [1.0, 2.0, 3.0, 4.0]})
+    out = top_and_other(df, "k", by="v", sums=["v"], n=2, slack=0)
+    assert out["v"].tolist() == [4.0, 3.0, 3.0]  # 2 + 1
+    assert out["w"].tolist()[:2] == [1.0, 2.0] and pd.isna(out["w"].iloc[2])
