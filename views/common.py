@@ -509,9 +509,14 @@ def _group_labels(plot: Any, element: Any) -> None:
 
 def quiet(plot: Any) -> Any:
     """A chart's common look: no toolbar (hover still works), axes never shared with the other
-    charts of the page, grouped axis labels in the theme's colour."""
+    charts of the page; bars with grouped axis labels in the theme's colour and no padding
+    below the smallest value."""
     plot = plot.opts(toolbar=None, shared_axes=False)
-    return plot.opts(hooks=[_group_labels]) if isinstance(plot, hv.Bars) else plot
+    if not isinstance(plot, hv.Bars):
+        return plot
+    # the value axis starts at the smallest value (0 for bars all above it), not 10% past it: a
+    # net profit of -$30 next to $1.7M of revenue pushed the axis to -$175K
+    return plot.opts(hooks=[_group_labels], padding=(0, (0, 0.05)))
 
 
 CHART_DELAY_MS = 60  # how long charts let the cards of a change go first
