@@ -38,6 +38,9 @@ def view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReviewView
     v = ReviewView(model=m, store_url=f"sqlite:///{tmp_path / 'review.sqlite'}")
     v.shown(True)
     v.__panel__().get_root(Document(), Comm())  # it renders
+    # the sub-tabs are drawn when opened: each table drawn as a person opening them would
+    for w in (v._work, v._sugg, v._matches, v._aging, v._signoffs, v._diff, v._log):
+        w.get_root(Document(), Comm())
     yield v
     state.dispose_all()
 
@@ -187,3 +190,66 @@ def test_the_review_tab_on_the_reconciliation_page(tmp_path: Path) -> None:
     assert page.model.computations == n + 1
     assert "F1" not in set(page.review._frame["order_id"])  # finance-only: no campaign
     state.dispose_all()
+
+
+def test_the_banner_says_who_and_where_in_words(view: ReviewView, tmp_path: Path) -> None:
+    from views.review import banner_text
+
+    text = view._who.object
+    assert "saved on this computer" in text and f"data folder “{tmp_path.name}”" in text
+    for raw in ("sqlite", "review.sqlite", str(tmp_path), "://"):
+        assert raw not in text
+    team_engine = type("E", (), {"dialect": type("D", (), {"name": "postgresql"})()})()
+    team = state.Store("postgresql+psycopg://u:secret@db.example/x", team_engine)  # type: ignore[arg-type]
+    words = banner_text("anonymous (no sign-in)", True, team, "/srv/data/acme <b>")
+    assert words == (
+        "Reviewing without sign-in: changes are recorded as anonymous. Statuses, owners, notes "
+        "and sign-offs are saved in the team database, for the data folder “acme <b>”."
+    )
+
+
+def test_history_signoffs_and_differences_in_words() -> None:
+    import pandas as pd
+
+    from views.review import differences_display, filters_in_words, log_display
+
+    log = pd.DataFrame(
+        [
+            [
+                "t",
+                "ana",
+                "A4",
+                "refunded",
+                "amounts",
+                "claimed=5000;finance=",
+                "claimed=5000;finance=5550",
+                "",
+            ],
+            ["t", "ana", "A4", "refunded", "status", "open", "written_off", "gone"],
+        ],
+        columns=["at", "who", "order_id", "class", "action", "old", "new", "note"],
+    )
+    shown = log_display(log)
+    assert list(shown["old"]) == ["claimed $50.00, finance none", "Open"]
+    assert list(shown["new"]) == ["claimed $50.00, finance $55.50", "Written off"]
+    assert filters_in_words('{"campaigns": [], "channels": ["Search"]}') == (
+        "Campaigns: all; Channels: Search"
+    )
+    diff = pd.DataFrame(
+        [
+            ["KPI match_rate", "0.8476543", "0.85"],
+            ["bridge matched_on_review", "", "-5.00"],
+            ["tolerance abs_tol", "0.01", "5.0"],
+            ["open exceptions new since signing", "", "A3 (missing_in_finance)"],
+        ],
+        columns=["item", "signed", "now"],
+    )
+    d = differences_display(diff)
+    assert list(d["item"]) == [
+        "KPI: Match rate",
+        "Bridge step: Matched on review",
+        "Setting: Amount tolerance ($)",
+        "Open exceptions new since signing",
+    ]
+    assert d["signed"].iloc[0] == "84.8%" and d["now"].iloc[1] == "-$5.00"
+    assert d["now"].iloc[3] == "A3 (Missing in finance)"

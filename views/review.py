@@ -8,6 +8,11 @@ Text from the data or from people (order ids, notes, names) reaches the page onl
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import holoviews as hv
@@ -15,7 +20,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from data.state import StaleEdit, StateError, open_store
+from data.state import StaleEdit, StateError, Store, open_store
 from models import presentation, review
 from models.reconciliation import ReconciliationModel
 from models.review_session import (
@@ -34,8 +39,11 @@ from views.common import (
     live_plot,
     show_frame,
     table,
+    tabs,
     with_downloads,
 )
+
+log = logging.getLogger(__name__)
 
 #: Worklist columns shown (the version stays in the model's frame: it is checked on save).
 SHOWN = [c for c in review.WORKLIST_COLUMNS if c != "version"]
@@ -50,7 +58,138 @@ def current_user() -> tuple[str, bool]:
     user = pn.state.user
     if user:
         return str(user), server
-    return (os_user(), False) if not server else ("anonymous (no sign-in)", True)
+    return (os_user(), False) if not server else (ANONYMOUS, True)
+
+
+#: How the review's own words for who reviews read on the page.
+ANONYMOUS = "anonymous (no sign-in)"
+
+
+def where_in_words(store: Store, server: bool) -> str:
+    """Where the review notes are kept, as a finance user says it: never a URL, a password or
+    a path."""
+    if store.kind == "sqlite":
+        return "saved on the Tieout server" if server else "saved on this computer"
+    if store.kind == "postgresql":
+        return "saved in the team database"
+    return "saved in the review database"
+
+
+def banner_text(who: str, server: bool, store: Store, scope: str) -> str:
+    """The line at the top of the tab: who is reviewing, where the notes are kept, and the
+    data folder (its name only)."""
+    person = (
+        "Reviewing without sign-in: changes are recorded as anonymous."
+        if who == ANONYMOUS
+        else f"Reviewing as {who}."
+    )
+    folder = Path(scope).name or scope
+    return (
+        f"{person} Statuses, owners, notes and sign-offs are {where_in_words(store, server)}, "
+        f"for the data folder \u201c{folder}\u201d."
+    )
+
+
+#: The snapshot's settings in words (the sidebar's names).
+SETTINGS = {
+    "abs_tol": "Amount tolerance ($)",
+    "rel_tol": "Relative tolerance",
+    "timing_days": "Timing window (days)",
+    "anomaly_threshold": "Unusual-day threshold",
+}
+_AMOUNTS = re.compile(r"^claimed=(-?\d*);finance=(-?\d*)$")
+_CODE_IN_BRACKETS = re.compile(r"\(([a-z0-9]+(?:_[a-z0-9]+)+)\)")
+
+
+def _name(key: str) -> str:
+    return SETTINGS.get(key) or presentation.label(key)
+
+
+def _amounts_words(text: Any) -> Any:
+    """``claimed=5000;finance=5500`` (the amounts an exception was reviewed on, in cents) as
+    ``claimed $50.00, finance $55.00``; any other value as its code's label."""
+    m = _AMOUNTS.match(text) if isinstance(text, str) else None
+    if m is None:
+        return presentation.code_label(text)
+    parts = [
+        f"{name} " + ("none" if not c else presentation.full(Decimal(int(c)).scaleb(-2), "money"))
+        for name, c in zip(("claimed", "finance"), m.groups(), strict=True)
+    ]
+    return ", ".join(parts)
+
+
+def filters_in_words(text: Any) -> str:
+    """A sign-off's filters (JSON) as ``Channels: Search; Campaigns: all``."""
+    try:
+        filters = json.loads(text) if isinstance(text, str) else dict(text or {})
+    except (ValueError, TypeError):
+        return str(text)
+    parts = []
+    for key, value in filters.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "all"
+        parts.append(f"{_name(key)}: {value}")
+    return "; ".join(parts) or "none (everything)"
+
+
+def log_display(log_frame: pd.DataFrame) -> pd.DataFrame:
+    """The history as people read it: statuses in words, amounts as money."""
+    out = log_frame.copy()
+    for c in ("old", "new"):
+        out[c] = out[c].map(_amounts_words)
+    return out
+
+
+def signoffs_display(signoffs: pd.DataFrame) -> pd.DataFrame:
+    out = signoffs.copy()
+    out["filters"] = out["filters"].map(filters_in_words)
+    return out
+
+
+_PREFIXES = {"KPI": "KPI", "bridge": "Bridge step", "filter": "Filter", "tolerance": "Setting"}
+
+
+def _value_words(text: Any, kind: str | None) -> Any:
+    if not isinstance(text, str) or text == "":
+        return text
+    if kind:
+        try:
+            return presentation.full(float(text), kind)
+        except ValueError:
+            pass
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return _CODE_IN_BRACKETS.sub(lambda m: f"({presentation.code_label(m[1])})", text)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "all"
+    return text
+
+
+def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
+    """The differences against a snapshot with each KPI, bridge step and setting named in words
+    and its values formatted by kind."""
+    rows = []
+    for item, signed, now in diff[review.DIFF_COLUMNS].itertuples(index=False):
+        prefix, _, key = str(item).partition(" ")
+        kind: str | None = None
+        if prefix in _PREFIXES and key:
+            if prefix == "KPI":
+                kind = presentation.field(key).kind
+                name = presentation.label(key)
+            elif prefix == "bridge":
+                kind, name = "money", str(presentation.code_label(key))
+            else:
+                name = _name(key)
+            item = f"{_PREFIXES[prefix]}: {name}"
+        elif prefix == "file":
+            item = f"File: {key}"
+        else:
+            item = str(item)[:1].upper() + str(item)[1:]
+        if kind in ("text", None) or kind == "":
+            kind = None
+        rows.append((item, _value_words(signed, kind), _value_words(now, kind)))
+    return pd.DataFrame(rows, columns=review.DIFF_COLUMNS)
 
 
 def aging_plot(totals: pd.DataFrame) -> Any:
@@ -71,6 +210,11 @@ def aging_plot(totals: pd.DataFrame) -> Any:
     )
 
 
+def _wrapping(*objects: Any) -> pn.FlexBox:
+    """A row of widgets that wraps onto the next line when the page is narrow."""
+    return pn.FlexBox(*objects, flex_wrap="wrap", sizing_mode="stretch_width")
+
+
 class ReviewView(pn.viewable.Viewer):
     """The Review tab of one session over ``model``."""
 
@@ -87,8 +231,13 @@ class ReviewView(pn.viewable.Viewer):
             who, server = current_user()
             self.session = ReviewSession(self.model, open_store(store_url), who, server)
         except StateError as exc:
+            log.error("the review state cannot be opened: %s", exc)
+            text = (
+                "The review notes cannot be opened: their database cannot be reached, or it "
+                "was made by a newer Tieout. Ask whoever runs Tieout (the details are in its log)."
+            )
             self._layout = pn.Column(
-                pn.pane.HTML(self._box("The review state cannot be opened: " + str(exc), "bad")),
+                pn.pane.HTML(self._box(text, "bad")),
                 name="Review",
                 sizing_mode="stretch_width",
             )
@@ -101,7 +250,8 @@ class ReviewView(pn.viewable.Viewer):
     def _box(text: str, kind: str = "info") -> str:
         colour = {"info": "#0969da", "good": "#1a7f37", "bad": "#cf222e", "warn": "#9a6700"}[kind]
         return (
-            f'<div style="border-left:4px solid {colour};padding:6px 10px;margin:4px 0">'
+            f'<div style="border-left:4px solid {colour};padding:6px 10px;margin:4px 0;'
+            f'overflow-wrap:anywhere">'
             f"{esc(text)}</div>"
         )
 
@@ -109,9 +259,7 @@ class ReviewView(pn.viewable.Viewer):
         s = self.session
         assert s is not None
         self._who = pn.pane.HTML(
-            self._box(
-                f"Reviewing as {s.who}. Review state: {s.store.where()} (data folder {s.scope})."
-            ),
+            self._box(banner_text(s.who, s.server, s.store, s.scope)),
             sizing_mode="stretch_width",
         )
         self._notices = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -135,8 +283,8 @@ class ReviewView(pn.viewable.Viewer):
         reload = pn.widgets.Button(label="Reload")
         reload.on_click(lambda _e: self._reload())
         worklist = pn.Column(
-            pn.Row(self._status, self._owner, self._note, sizing_mode="stretch_width"),
-            pn.Row(apply, reload),
+            _wrapping(self._status, self._owner, self._note),
+            _wrapping(apply, reload),
             with_downloads(self._work, "review_worklist"),
             sizing_mode="stretch_width",
         )
@@ -157,7 +305,7 @@ class ReviewView(pn.viewable.Viewer):
                 "confirmed pair counts as a matched order in every number (bridge step "
                 "*Matched on review*)."
             ),
-            pn.Row(confirm, reject),
+            _wrapping(confirm, reject),
             with_downloads(self._sugg, "suggested_matches"),
             pn.pane.Markdown("**Decided suggestions**"),
             undo,
@@ -190,10 +338,10 @@ class ReviewView(pn.viewable.Viewer):
                 "KPIs, bridge and open exceptions. A reviewer (someone else on a server) "
                 "approves it; if the numbers later differ, this tab says so."
             ),
-            pn.Row(prepare, approve, compare),
-            with_downloads(self._signoffs, "signoffs"),
+            _wrapping(prepare, approve, compare),
+            with_downloads(self._signoffs, "sign-offs"),
             pn.pane.Markdown("**Differences against the snapshot**"),
-            with_downloads(self._diff, "signoff_differences"),
+            with_downloads(self._diff, "sign-off_differences"),
             sizing_mode="stretch_width",
         )
         self._log = table(review.empty(LOG_COLUMNS), header_filters=True)
@@ -202,14 +350,14 @@ class ReviewView(pn.viewable.Viewer):
             self._who,
             self._notices,
             self._message,
-            pn.Tabs(
+            # as wide as the page (`views.common.tabs`): a table wider than it scrolls in its
+            # own frame
+            tabs(
                 ("Exceptions", worklist),
                 ("Suggested matches", suggestions),
                 ("Aging", aging),
                 ("Sign-off", signoff),
                 ("History", history),
-                dynamic=False,
-                sizing_mode="stretch_width",
             ),
             name="Review",
             sizing_mode="stretch_width",
@@ -255,8 +403,8 @@ class ReviewView(pn.viewable.Viewer):
         aging = s.aging()
         show_frame(self._aging, aging)
         self.aging_totals = review.aging_totals(aging)
-        show_frame(self._signoffs, s.signoff_table())
-        show_frame(self._log, s.log().iloc[::-1])
+        show_frame(self._signoffs, signoffs_display(s.signoff_table()))
+        show_frame(self._log, log_display(s.log().iloc[::-1]))
         self._notices.object = self._notices_html()
 
     def _notices_html(self) -> str:
@@ -279,7 +427,8 @@ class ReviewView(pn.viewable.Viewer):
             parts.append(
                 self._box(
                     f"Sign-off {sign['id']} ({sign['period_start']} to {sign['period_end']}, "
-                    f"{sign['state']}) no longer matches the data: {len(diff)} difference(s). "
+                    f"{str(presentation.code_label(sign['state'])).lower()}) no longer matches "
+                    f"the data: {len(diff)} difference(s). "
                     "Select it under Sign-off and compare.",
                     "bad",
                 )
@@ -365,7 +514,7 @@ class ReviewView(pn.viewable.Viewer):
         if s is None or sid is None:
             return
         diff = s.differences(sid)
-        show_frame(self._diff, diff)
+        show_frame(self._diff, differences_display(diff))
         if diff.empty:
             self._say(f"Sign-off {sid}: the numbers are the same as when it was signed.")
         else:
@@ -375,4 +524,13 @@ class ReviewView(pn.viewable.Viewer):
         return self._layout
 
 
-__all__ = ["ReviewView", "aging_plot", "current_user"]
+__all__ = [
+    "ReviewView",
+    "aging_plot",
+    "banner_text",
+    "current_user",
+    "differences_display",
+    "filters_in_words",
+    "log_display",
+    "where_in_words",
+]
