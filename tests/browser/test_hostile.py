@@ -49,6 +49,8 @@ PAGES = {
 }
 FOLDER = "data <svg onload=alert(0)>"  # the folder's name is shown too (header, Data page)
 LINK_PAYLOAD = "<img src=x onerror=alert('link')>"
+#: Typed into the Review tab as a note and an owner: shown again in the worklist and History.
+NOTE_PAYLOAD = "<img src=x onerror=alert('note')> {{7*7}}"
 HOVER_POINTS = ((0.5, 0.5), (0.25, 0.35), (0.75, 0.35), (0.35, 0.7), (0.65, 0.7))
 MAX_CHARTS = 8  # per tab
 
@@ -158,9 +160,11 @@ class Audit:
     def value_of(self, text: str) -> str:
         """The data values behind the alert(n) calls in ``text``."""
         out = []
-        for n in dict.fromkeys(re.findall(r"alert\('?(\d+|link)'?\)", text)):
+        for n in dict.fromkeys(re.findall(r"alert\('?(\d+|link|note)'?\)", text)):
             if n == "link":
                 out.append("a link's query value (URL), not data")
+            elif n == "note":
+                out.append("a note or owner typed in the Review tab, not data")
             elif n == "0":
                 out.append("the data folder's name")
             else:
@@ -287,6 +291,31 @@ def _click_rows(page: Any, audit: Audit, where: str) -> None:
             audit.step(f"{where}: table {k + 1} first row clicked", settle_ms=1000)
 
 
+def _write_note(page: Any, audit: Audit, where: str) -> None:
+    """On the Review tab's worklist: tick the first row, type a hostile note and owner, set a
+    status and apply (the worklist and History then show them)."""
+    box = page.locator("#main .tabulator-row input[type=checkbox]").first
+    if not box.count() or not box.is_visible():
+        audit.notes.append(f"{where}: no worklist row to write a note on")
+        return
+    box.click()
+    page.locator("#main textarea").first.fill(NOTE_PAYLOAD)
+    page.locator("#main input[placeholder='(keep)']").first.fill(NOTE_PAYLOAD)
+    page.keyboard.press("Tab")
+    status = page.locator("#main select.bk-input").first
+    status.select_option(label="Investigating")
+    page.get_by_text("Apply to the selected rows", exact=True).click()
+    page.get_by_text("Saved:", exact=False).first.wait_for(timeout=15_000)
+    audit.step(f"{where}: a hostile note and owner saved", settle_ms=1000)
+
+
+def _walk_tab(page: Any, audit: Audit, where: str) -> None:
+    _hover_charts(page, audit, where)
+    _click_buttons(page, audit, where)
+    _use_selects(page, audit, where, "#main")
+    _click_rows(page, audit, where)
+
+
 def _visit(page: Any, audit: Audit, nav: str, title: str, slug: str) -> None:
     page.locator("#sidebar button", has_text=re.compile(f"^{re.escape(nav)}$")).click()
     page.wait_for_selector(f"text={title}", timeout=60_000)
@@ -306,10 +335,21 @@ def _visit(page: Any, audit: Audit, nav: str, title: str, slug: str) -> None:
             tabs.nth(t).click()
             audit.step(f"{where}: opened", settle_ms=1500)
             page.screenshot(path=str(ARTIFACTS / f"hostile-{slug}-{t + 1}.png"), full_page=True)
-        _hover_charts(page, audit, where)
-        _click_buttons(page, audit, where)
-        _use_selects(page, audit, where, "#main")
-        _click_rows(page, audit, where)
+        # a tab with tabs of its own (the reconciliation's Review): each of them in turn (their
+        # headers follow the page's own in the document)
+        subs = tabs.all_inner_texts()[len(names) :] if name else []
+        if name == "Review":
+            _write_note(page, audit, where)
+        for k, sub in enumerate(subs):
+            inner = f"{where} / {sub}"
+            tabs.nth(len(names) + k).click()
+            audit.step(f"{inner}: opened", settle_ms=1500)
+            page.screenshot(
+                path=str(ARTIFACTS / f"hostile-{slug}-{t + 1}-{k + 1}.png"), full_page=True
+            )
+            _walk_tab(page, audit, inner)
+        if not subs:
+            _walk_tab(page, audit, where)
 
 
 def test_hostile_data_stays_inert(hostile_server: tuple[str, dict[str, Any]]) -> None:
