@@ -29,7 +29,7 @@ import param
 
 from data.marts import ATTRIBUTION_MODELS, TIER_NAMES, tier_of
 from models.base import DomainModel, FiniteNumber, passes, set_options
-from models.kpi import apportion, money, pct, ratio, split_cents
+from models.kpi import apportion, money, money_column, pct, ratio, split_cents
 
 SALE_FILTERS = {"platforms": "platform", "categories": "category", "tiers": "tier"}
 GROUP_KEYS = ["influencer_id", "attribution_type", "brand", "product", "campaign", "platform"]
@@ -517,13 +517,13 @@ class InfluencerModel(DomainModel):
             return pd.DataFrame(columns=["product", "platform", "revenue"])
         s = sales.assign(platform=sales["platform"].fillna(ORGANIC))
         g = s.groupby(["product", "platform"], as_index=False)["revenue_cents"].sum()
-        g["revenue"] = g["revenue_cents"] / 100.0
+        g["revenue"] = money_column(g["revenue_cents"])
         return g[["product", "platform", "revenue"]]
 
     def _trend(
         self, start: dt.date, end: dt.date, posts: pd.DataFrame, cost: pd.DataFrame, grain: str
     ) -> pd.DataFrame:
-        """Revenue, payout and net profit per day/week/month (display values, in currency)."""
+        """Revenue, payout and net profit per day/week/month."""
         cols = ["period", "revenue", "revenue_influenced", "payout", "net_profit"]
 
         def build(start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
@@ -557,10 +557,10 @@ class InfluencerModel(DomainModel):
         return pd.DataFrame(
             {
                 "period": g.index,
-                "revenue": g["revenue_cents"].to_numpy() / 100.0,
-                "revenue_influenced": g["infl_cents"].to_numpy() / 100.0,
-                "payout": g["cost_cents"].to_numpy() / 100.0,
-                "net_profit": (gross - g["cost_cents"].to_numpy()) / 100.0,
+                "revenue": money_column(g["revenue_cents"]),
+                "revenue_influenced": money_column(g["infl_cents"]),
+                "payout": money_column(g["cost_cents"]),
+                "net_profit": money_column(gross - g["cost_cents"].to_numpy()),
             }
         )[cols]
 

@@ -7,8 +7,9 @@ for output (the KPI dict, the CLI, exports).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,12 @@ def money(cents: int | float | None) -> Decimal | None:
     if cents is None or (isinstance(cents, float) and math.isnan(cents)):
         return None
     return Decimal(round(cents)).scaleb(-2)
+
+
+def money_column(cents: Iterable[Any]) -> list[Decimal | None]:
+    """Integer cents as exact two-decimal Decimals: the money columns of every output table
+    (the KPI dict's type too; the page converts to floats for display only)."""
+    return [None if pd.isna(c) else money(int(c)) for c in cents]
 
 
 def ratio(num: float | int | None, den: float | int | None) -> float | None:

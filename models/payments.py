@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from decimal import Decimal
 from importlib import resources
 from typing import Any, ClassVar
 
@@ -25,7 +26,7 @@ import param
 
 from data.marts import PAY_MEASURES
 from models.base import DomainModel, passes, set_options
-from models.kpi import bps, change_pct, money, pct, ratio
+from models.kpi import bps, change_pct, money, money_column, pct, ratio
 
 CHURN_WINDOW_DAYS = 28
 CHURN_THRESHOLD = 0.40
@@ -154,7 +155,7 @@ def _period_series(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
         days=("day", "nunique"),
     )
     out = pd.DataFrame({"period": g.index.date})
-    out["gpv"] = g["gpv_cents"].to_numpy() / 100.0
+    out["gpv"] = money_column(g["gpv_cents"])
     out["attempts"] = g["attempts"].to_numpy()
     out["approved"] = g["approved"].to_numpy()
     out["approval_rate"] = [ratio(a, b) for a, b in zip(g["approved"], g["attempts"], strict=True)]
@@ -349,7 +350,7 @@ class PaymentsModel(DomainModel):
                 "merchant_id": top["merchant_id"],
                 "merchant_name": top["merchant_name"],
                 "segment": top["segment"],
-                "gpv": top["cur_gpv_cents"] / 100.0,
+                "gpv": money_column(top["cur_gpv_cents"]),
                 "share": top["cur_gpv_cents"] / max(int(gpv_cur["cur_gpv_cents"].sum()), 1),
             }
         ).reset_index(drop=True)
@@ -409,8 +410,8 @@ class PaymentsModel(DomainModel):
                     "merchant_name": r.merchant_name,
                     "account_manager": r.account_manager,
                     "segment": r.segment,
-                    "gpv_prior_28d": r.b_gpv_cents / 100.0,
-                    "gpv_last_28d": r.a_gpv_cents / 100.0,
+                    "gpv_prior_28d": money(int(r.b_gpv_cents)),
+                    "gpv_last_28d": money(int(r.a_gpv_cents)),
                     "gpv_change_pct": change_pct(int(r.a_gpv_cents), int(r.b_gpv_cents)),
                     "reason": reason,
                     "suggested_action": action,
@@ -439,8 +440,8 @@ class PaymentsModel(DomainModel):
         ].sum()
         total = g["cur_gpv_cents"].sum()
         out = pd.DataFrame({dim: g.index.astype(str)})
-        out["gpv"] = g["cur_gpv_cents"].to_numpy() / 100.0
-        out["gpv_prev"] = g["prev_gpv_cents"].to_numpy() / 100.0
+        out["gpv"] = money_column(g["cur_gpv_cents"])
+        out["gpv_prev"] = money_column(g["prev_gpv_cents"])
         out["gpv_change_pct"] = [
             change_pct(c, p) for c, p in zip(g["cur_gpv_cents"], g["prev_gpv_cents"], strict=True)
         ]
@@ -594,7 +595,7 @@ class PaymentsModel(DomainModel):
                 "merchants": n.astype(np.int64),
                 "active": active,
                 "active_share": active / n,
-                "gpv": gpv / 100.0,
+                "gpv": money_column(gpv),
                 "gpv_retention": [
                     ratio(int(v), int(v0)) for v, v0 in zip(gpv, month0, strict=True)
                 ],
@@ -629,14 +630,16 @@ class PaymentsModel(DomainModel):
         out = g.join(risk, how="left").reset_index()
         out["churn_risk_merchants"] = pd.to_numeric(out["churn_risk_merchants"]).fillna(0)
         out["churn_risk_merchants"] = out["churn_risk_merchants"].astype(int)
-        out["gpv_at_risk"] = pd.to_numeric(out["gpv_at_risk"]).fillna(0.0)
+        out["gpv_at_risk"] = [  # Decimal sums; none at risk: 0.00
+            v if isinstance(v, Decimal) else money(0) for v in out["gpv_at_risk"]
+        ]
         out["gpv_change_pct"] = [
             change_pct(c, p) for c, p in zip(out["gpv"], out["gpv_prev"], strict=True)
         ]
         out["approval_rate"] = [
             ratio(a, b) for a, b in zip(out["approved"], out["attempts"], strict=True)
         ]
-        out["gpv"] = out["gpv"] / 100.0
+        out["gpv"] = money_column(out["gpv"])
         out["account_manager"] = out["account_manager"].astype(str)
         return out[cols].sort_values("churn_risk_merchants", ascending=False).reset_index(drop=True)
 

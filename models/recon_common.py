@@ -48,14 +48,11 @@ EXCEPTION_COLUMNS = [
     "finance_date",
     "campaigns",
 ]
-_MONEY_COLUMNS = ("claimed_revenue", "claims_total", "finance_revenue")
 
 
 def no_exceptions() -> pd.DataFrame:
     """An exceptions table without rows, its columns typed."""
-    return pd.DataFrame(
-        {c: pd.Series(dtype=float if c in _MONEY_COLUMNS else object) for c in EXCEPTION_COLUMNS}
-    )
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCEPTION_COLUMNS})
 
 
 def sum_if(cond: ibis.BooleanValue, v: ibis.IntegerValue) -> ibis.IntegerValue:

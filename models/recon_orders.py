@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import passes
-from models.kpi import split_cents, weighted_median
+from models.kpi import money, money_column, split_cents, weighted_median
 from models.recon_common import (
     BRIDGE_STEPS,
     CLASSES,
@@ -220,11 +220,8 @@ class OrderLevel:
         cls = ibis.cases(*((ex.code == i, n) for i, n in enumerate(names_by_code)))
         return ex.mutate(
             cls=cls,
-            # in SQL, so the column types are exact whatever the engine makes of the union
-            **{
-                k: ex[k].cast("float64") / 100
-                for k in ("primary_cents", "claims_cents", "fin_cents")
-            },
+            # one type whatever the engine makes of the union (None where there is no amount)
+            **{k: ex[k].cast("int64") for k in ("primary_cents", "claims_cents", "fin_cents")},
         ).order_by("cls", "order_id")
 
     def _orders(
@@ -467,7 +464,7 @@ class OrderLevel:
                 flags.append("timing")
             table.at[i, "class"] = "matched"
             table.at[i, "flags"] = ",".join(flags)
-            table.at[i, "finance_revenue"] = r["fin"] / 100
+            table.at[i, "finance_revenue"] = money(int(r["fin"]))
             table.at[i, "finance_date"] = r["fin_date"]
         return table.sort_values(["class", "order_id"], kind="stable").reset_index(drop=True)
 
@@ -493,9 +490,9 @@ class OrderLevel:
                 "order_id": rows["order_id"],
                 "class": rows["cls"],
                 "flags": flags,
-                "claimed_revenue": rows["primary_cents"],
-                "claims_total": rows["claims_cents"],
-                "finance_revenue": rows["fin_cents"],
+                "claimed_revenue": money_column(rows["primary_cents"]),
+                "claims_total": money_column(rows["claims_cents"]),
+                "finance_revenue": money_column(rows["fin_cents"]),
                 "claim_date": rows["date"].dt.date,  # datetime64 from the query
                 "finance_date": rows["fin_date"].dt.date,
                 "campaigns": rows["campaigns"],

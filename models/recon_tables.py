@@ -12,7 +12,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from models.kpi import money, ratio
+from models.kpi import money, money_column, ratio
 from models.recon_common import (
     FUNNEL_STEPS,
     ORDER_COUNTS,
@@ -193,13 +193,13 @@ class ReconTables:
         out = pd.DataFrame(
             {
                 "date": days.date,
-                "claimed": c.to_numpy() / 100.0,
-                "booked": f.to_numpy() / 100.0,
-                "booked_shifted": shifted.to_numpy() / 100.0,
+                "claimed": money_column(c),
+                "booked": money_column(f),
+                "booked_shifted": money_column(shifted),
             }
         )
-        out["variance"] = out["booked_shifted"] - out["claimed"]
-        out["score"] = robust_scores(out["variance"].to_numpy())
+        out["variance"] = money_column(shifted.to_numpy() - c.to_numpy())
+        out["score"] = robust_scores((shifted.to_numpy() - c.to_numpy()) / 100.0)
         out["flagged"] = np.abs(out["score"]) > self.anomaly_threshold
         return out[cols]
 

@@ -28,7 +28,7 @@ import pandas as pd
 import param
 
 from models.base import DomainModel, FiniteNumber, passes, set_options
-from models.kpi import money
+from models.kpi import money, money_column
 from models.recon_approx import AggregateFallback
 from models.recon_common import (
     BRIDGE_STEPS,
@@ -249,11 +249,12 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
         out = self._be.execute(
             f.select(
                 order_id=f.order_id.cast("string"),
-                finance_revenue=f.fin_cents.cast("float64") / 100,
+                fin_cents=f.fin_cents,
                 finance_date=f.fin_date,
             ).order_by("order_id")
         )
         out["finance_date"] = pd.to_datetime(out["finance_date"]).dt.date
+        out["finance_revenue"] = money_column(out["fin_cents"])
         return out[cols]
 
     def extra_sheets(self) -> dict[str, pd.DataFrame]:

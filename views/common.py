@@ -277,7 +277,22 @@ def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
                 for v in col
             ]
         elif isinstance(first, Decimal) and present.map(lambda v: isinstance(v, Decimal)).all():
-            out[c] = pd.to_numeric(col.map(lambda v: None if v is None else float(v)))
+            out[c] = _floats(col)
+    return out
+
+
+def _floats(col: pd.Series) -> pd.Series:
+    return pd.to_numeric(col.map(lambda v: None if v is None else float(v)))
+
+
+def money_floats(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose exact Decimal money columns are floats, for a chart to plot (the
+    other columns as the model gives them, e.g. a change in points stays a fraction)."""
+    out = df.copy()
+    for c in out.columns:
+        present = out[c][out[c].notna()]
+        if out[c].dtype == object and len(present) and isinstance(present.iloc[0], Decimal):
+            out[c] = _floats(out[c])
     return out
 
 

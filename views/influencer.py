@@ -24,6 +24,7 @@ from views.common import (
     hover,
     live_plot,
     model_filters,
+    money_floats,
     period_widgets,
     show_frame,
     table,
@@ -101,7 +102,7 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
 def trend_plot(trend: pd.DataFrame, grain: str) -> Any:
     if trend is None or trend.empty:
         return empty_plot()
-    data = trend.melt(
+    data = money_floats(trend).melt(
         id_vars="period",
         value_vars=["revenue", "payout", "net_profit"],
         var_name="Measure",

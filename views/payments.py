@@ -23,6 +23,7 @@ from views.common import (
     hover,
     live_plot,
     model_filters,
+    money_floats,
     period_widgets,
     show_frame,
     table,
@@ -60,7 +61,7 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
         "approval_rate": "approval_rate_change",
         "fee_yield_bps": "fee_yield_change_bps",
     }[col]
-    data = df[["period", col, change, "days"]].copy()
+    data = money_floats(df[["period", col, change, "days"]])
     data["period"] = pd.to_datetime(data["period"])
     line = data.hvplot.line(
         x="period",
@@ -126,7 +127,7 @@ def decline_heatmap(declines: pd.DataFrame) -> Any:
 def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
     if cohorts is None or cohorts.empty:
         return empty_plot("No onboarding cohorts inside the data")
-    data = cohorts.copy()
+    data = money_floats(cohorts)
     data["cohort"] = pd.to_datetime(data["cohort"]).dt.strftime("%b %Y")
     label = {"active_share": "Merchants active", "gpv_retention": "GPV vs month 0"}[measure]
     return hv.HeatMap(data, kdims=["k", "cohort"], vdims=[measure, "merchants"]).opts(
@@ -177,7 +178,7 @@ def breakdown_plot(df: pd.DataFrame, dim: str, compared: str = "previous period"
         return empty_plot()
     # the largest first (at the top), past eight or so the rest as one "Other" bar
     ranked = top_and_other(df, dim, by="gpv", sums=["gpv", "gpv_prev"], noun=NOUNS[dim])
-    data = ranked.iloc[::-1][[dim, "gpv", "gpv_prev"]].melt(
+    data = money_floats(ranked.iloc[::-1][[dim, "gpv", "gpv_prev"]]).melt(
         id_vars=dim, var_name="Period", value_name="GPV"
     )
     data["Period"] = data["Period"].map({"gpv": "This period", "gpv_prev": compared.capitalize()})

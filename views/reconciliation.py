@@ -24,6 +24,7 @@ from views.common import (
     hover,
     live_plot,
     model_filters,
+    money_floats,
     period_widgets,
     show_frame,
     table,
@@ -206,7 +207,7 @@ def variance_plot(daily: pd.DataFrame) -> Any:
     """Daily variance (booked - claimed, lag-aligned) as a time series, unusual days marked."""
     if daily is None or daily.empty:
         return empty_plot()
-    d = daily.assign(date=pd.to_datetime(daily["date"]))
+    d = money_floats(daily).assign(date=pd.to_datetime(daily["date"]))
     line = hv.Curve(d, "date", ["variance", "claimed", "booked_shifted", "score"]).opts(
         color="#0969da",
         tools=["hover"],
@@ -239,7 +240,7 @@ def variance_scatter(daily: pd.DataFrame) -> Any:
     """The same days as points: marketing against finance (on the diagonal when they agree)."""
     if daily is None or daily.empty:
         return empty_plot()
-    d = daily.assign(day=daily["date"].astype(str))
+    d = money_floats(daily).assign(day=daily["date"].astype(str))
     top = max(d["claimed"].max(), d["booked_shifted"].max(), 1.0)
     diag = hv.Curve([(0, 0), (top, top)], label="Finance = marketing").opts(
         color="gray", line_dash="dashed"
