@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,35 @@ def _tabs(page: Any) -> list[str]:
     return [t.strip() for t in page.locator(".bk-tab").all_inner_texts() if t.strip()]
 
 
+def each_view(page: Any, wait_ms: int = 1500) -> Iterator[str]:
+    """Open each tab of the page in turn, and each tab inside a tab (the reconciliation's Review:
+    Exceptions, Suggested matches, ...); yields the name of what is open: ``""`` for a page
+    without tabs, ``"Review / Aging"`` for a tab inside a tab."""
+    outer = _tabs(page)
+    if not outer:
+        yield ""
+        return
+    headers = page.locator(".bk-tab")
+    for t, tab in enumerate(outer):
+        headers.nth(t).click()
+        page.wait_for_timeout(wait_ms)
+        # a tab's own tabs: their headers follow the page's in the document
+        subs = [x.strip() for x in headers.all_inner_texts()[len(outer) :]]
+        if not subs:
+            yield tab
+            continue
+        for k, sub in enumerate(subs):
+            headers.nth(len(outer) + k).click()
+            page.wait_for_timeout(wait_ms)
+            yield f"{tab} / {sub}"
+
+
+def slug(*parts: str) -> str:
+    """``reconciliation-review-suggested_matches`` for a page and what is open on it."""
+    words = "-".join(p for p in parts if p).lower().replace(" / ", "-")
+    return words.replace(" ", "_").replace("&", "and")
+
+
 def shoot(url: str, pages: tuple[str, ...]) -> list[str]:
     """Take the screenshots; return one line per view that is wider than its window."""
     SCREENS.mkdir(parents=True, exist_ok=True)
@@ -79,17 +109,8 @@ def shoot(url: str, pages: tuple[str, ...]) -> list[str]:
                     page.goto(f"{url}?page={name}&theme={theme}")
                     page.wait_for_selector(f"text={TITLES[name]}", timeout=120_000)
                     page.wait_for_timeout(1500)
-                    tabs = _tabs(page) or [""]
-                    for tab in tabs:
-                        if tab:
-                            page.locator(".bk-tab", has_text=tab).first.click()
-                            page.wait_for_timeout(1500)
-                        slug = "-".join(
-                            x
-                            for x in (name, tab.lower().replace(" ", "_").replace("&", "and"))
-                            if x
-                        )
-                        shot = SCREENS / f"{slug}-{width}-{theme}.png"
+                    for tab in each_view(page):
+                        shot = SCREENS / f"{slug(name, tab)}-{width}-{theme}.png"
                         page.screenshot(path=str(shot), full_page=True)
                         wide = page.evaluate(OVERFLOW_JS)
                         if wide["scroll"] > wide["width"] or wide["items"]:

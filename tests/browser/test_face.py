@@ -18,7 +18,7 @@ from data import schemas
 from models import presentation
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page, choose
 from tests.browser.test_pages import serve_root
-from tests.screens import OVERFLOW_JS, PAGES, SIDEBAR_JS, TITLES, _tabs
+from tests.screens import OVERFLOW_JS, PAGES, SIDEBAR_JS, TITLES, each_view
 
 pytestmark = [
     pytest.mark.browser,
@@ -106,10 +106,7 @@ def test_every_page_and_tab_reads_as_made_for_people(demo_url: str) -> None:
             page.goto(f"{demo_url}?page={name}")
             page.wait_for_selector(f"text={TITLES[name]}", timeout=120_000)
             page.wait_for_timeout(1000)
-            for tab in _tabs(page) or [""]:
-                if tab:
-                    page.locator(".bk-tab", has_text=tab).first.click()
-                    page.wait_for_timeout(1200)
+            for tab in each_view(page, wait_ms=1200):  # each tab, and each tab inside one
                 where = f"{name}/{tab or 'page'}"
                 text = page.evaluate(TEXT_JS)
                 if "Traceback" in text:
@@ -125,7 +122,8 @@ def test_every_page_and_tab_reads_as_made_for_people(demo_url: str) -> None:
                 wide = page.evaluate(OVERFLOW_JS)
                 if wide["scroll"] > wide["width"] or wide["items"]:
                     failures.append(f"{where}: wider than the window {wide}")
-                    page.screenshot(path=str(ARTIFACTS / f"face-{name}-{tab}.png"), full_page=True)
+                    shot = f"face-{name}-{tab.replace(' / ', '-')}.png"
+                    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
         errors = list(seen.errors)
     assert errors == [] and failures == [], "\n".join([*errors, *failures])
 
