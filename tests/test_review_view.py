@@ -216,7 +216,7 @@ def test_history_signoffs_and_differences_in_words() -> None:
     log = pd.DataFrame(
         [
             [
-                "t",
+                "2025-03-20T14:05:09+00:00",
                 "ana",
                 "A4",
                 "refunded",
@@ -230,6 +230,7 @@ def test_history_signoffs_and_differences_in_words() -> None:
         columns=["at", "who", "order_id", "class", "action", "old", "new", "note"],
     )
     shown = log_display(log)
+    assert shown["at"].iloc[0] == "2025-03-20 14:05:09"
     assert list(shown["old"]) == ["claimed $50.00, finance none", "Open"]
     assert list(shown["new"]) == ["claimed $50.00, finance $55.50", "Written off"]
     assert filters_in_words('{"campaigns": [], "channels": ["Search"]}') == (

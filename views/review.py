@@ -45,6 +45,14 @@ from views.common import (
 
 log = logging.getLogger(__name__)
 
+#: The worklist's row boxes whole (Tabulator's 40 px column cut them to "..." with its padding).
+CHECKBOX_CSS = """
+.tabulator-row .tabulator-cell:has(> input[type=checkbox]),
+.tabulator-col .tabulator-col-title:has(> input[type=checkbox]) {
+  text-overflow: clip !important; padding-left: 2px !important; padding-right: 2px !important;
+}
+"""
+
 #: Worklist columns shown (the version stays in the model's frame: it is checked on save).
 SHOWN = [c for c in review.WORKLIST_COLUMNS if c != "version"]
 
@@ -132,16 +140,32 @@ def filters_in_words(text: Any) -> str:
     return "; ".join(parts) or "none (everything)"
 
 
+_UTC = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\+00:00|Z)?$")
+
+
+def _when(text: Any) -> Any:
+    """A time of the state (UTC, ISO 8601) as ``2025-03-20 14:05:09``."""
+    m = _UTC.match(text) if isinstance(text, str) else None
+    return f"{m[1]} {m[2]}" if m else text
+
+
+def times_display(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    out = frame.copy()
+    for c in columns:
+        out[c] = out[c].map(_when)
+    return out
+
+
 def log_display(log_frame: pd.DataFrame) -> pd.DataFrame:
-    """The history as people read it: statuses in words, amounts as money."""
-    out = log_frame.copy()
+    """The history as people read it: statuses in words, amounts as money, times plain."""
+    out = times_display(log_frame, "at")
     for c in ("old", "new"):
         out[c] = out[c].map(_amounts_words)
     return out
 
 
 def signoffs_display(signoffs: pd.DataFrame) -> pd.DataFrame:
-    out = signoffs.copy()
+    out = times_display(signoffs, "prepared_at", "approved_at")
     out["filters"] = out["filters"].map(filters_in_words)
     return out
 
@@ -270,6 +294,7 @@ class ReviewView(pn.viewable.Viewer):
             header_filters=True,
             pagination="remote",
             page_size=20,
+            stylesheets=[CHECKBOX_CSS],
         )
         self._frame = pd.DataFrame()
         statuses = {presentation.code_label(x): x for x in review.STATUSES}
@@ -399,7 +424,7 @@ class ReviewView(pn.viewable.Viewer):
         show_frame(self._work, self._frame[SHOWN])
         self._work.selection = []
         show_frame(self._sugg, s.suggestions())
-        show_frame(self._matches, s.confirmed())
+        show_frame(self._matches, times_display(s.confirmed(), "at"))
         aging = s.aging()
         show_frame(self._aging, aging)
         self.aging_totals = review.aging_totals(aging)
