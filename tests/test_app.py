@@ -23,7 +23,7 @@ def test_create_app_renders_and_reacts(tmp_path: Path) -> None:
     app.main[0].get_root(Document(), Comm())
     payments_view = app.tieout_pages["payments"][0]
     model = payments_view.model
-    cards = payments_view._layout[1][0][0]
+    cards = payments_view.cards
     assert "GPV" in cards.object
     before = cards.object
     model.segments = ["Enterprise"]
@@ -48,13 +48,13 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     app.tieout_nav.value = "reconciliation"
     app.main[0].get_root(Document(), Comm())
     view = app.tieout_pages["reconciliation"][0]
-    tabs = view._layout[1]
-    cards = tabs[0][1]
+    tabs = view.tabs
+    cards = view.cards
     before = cards.object
     view.model.campaigns = ["CampB"]
     assert cards.object != before
     assert view._exceptions.value.empty  # worked out only once their tab is open
-    roas_table = tabs[1][1][1][0]  # on a tab not drawn yet (in its frame): keeps new rows
+    roas_table = view.tables["by_campaign"]  # on a tab not drawn yet: keeps new rows
     assert roas_table.tieout_frame["campaign"].tolist() == ["CampB"]
     assert roas_table.value["campaign"].tolist() == ["CampA", "CampB"]
     for i in range(len(tabs)):
@@ -63,7 +63,7 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     assert roas_table.value["campaign"].tolist() == ["CampB"]
     # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
     assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
-    tabs.active = 4  # the Exceptions tab (the Review tab follows it)
+    tabs.active = tabs.objects.index(view._exceptions_tab)
     view.exception_class = ["missing_in_finance"]
     assert set(view._exceptions.tieout_frame["class"]) == {"missing_in_finance"}
     assert set(view._exceptions.value["class"]) == {"Missing in finance"}  # shown in words
@@ -75,13 +75,13 @@ def test_influencer_page_renders_and_reacts(tmp_path: Path) -> None:
     app.tieout_nav.value = "influencer"
     app.main[0].get_root(Document(), Comm())
     view = app.tieout_pages["influencer"][0]
-    cards = view._layout[2][0][0]
+    cards = view.cards
     assert "Net profit" in cards.object
     before = cards.object
     view.model.brands = ["BrandB"]
     # Whole span (2025-02-20..2025-03-10), BrandB: revenue O3 300.00 + O5 200.00.
     assert cards.object != before and "$500.00" in cards.object
-    tabs = view._layout[2]
+    tabs = view.tabs
     for i in range(len(tabs)):
         tabs.active = i
         tabs[i].get_root(Document(), Comm())

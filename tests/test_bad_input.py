@@ -89,7 +89,7 @@ def test_a_bad_upload_keeps_what_was_loaded(case: str, tmp_path: Path) -> None:
     job.wait(60)
     assert job.error is None
     page.show_candidate(job.result, ["payments"])
-    assert "not usable" in page.report.objects[0].object
+    assert "not usable" in page.report_text.object
     assert not page.use_button.visible
     page.use_candidate()
     assert app.sources["payments"] is source and app.model("payments").kpis == kpis

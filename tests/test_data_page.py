@@ -71,9 +71,9 @@ def test_a_bad_upload_leaves_the_current_data(tmp_path: Path) -> None:
         base=tmp_path / "uploads",
     )
     _load(page, root, ["payments"])
-    text = page.report.objects[0].object
+    text = page.report_text.object
     assert "payments: 1 error(s): not usable" in text
-    report = page.report.objects[1][0].value  # the table in its frame
+    report = page.problems_table.value
     assert {"transactions.csv"} <= {Path(f).name for f in report["file"]}
     assert "lots" in report["value"].tolist()
     assert not page.use_button.visible
@@ -239,7 +239,7 @@ def test_the_page_asks_how_to_read_what_the_values_do_not_decide(
         _check(page, files)
         assert page.use_button.visible is usable
     # day first: 11/01/2025 is 11 January
-    assert "payments: ready, 10 rows" in page.report.objects[0].object
+    assert "payments: ready, 10 rows" in page.report_text.object
 
 
 RENAMED = TRANSACTIONS.replace(",ts,", ",Created At,", 1).replace(",amount,", ",Amount (USD),", 1)
@@ -247,7 +247,7 @@ WANTED = {"payments": {"transactions": {"Amount (USD)": "amount", "Created At": 
 
 
 def _pick_headers(page: DataView) -> None:
-    selects = [w for w in page.columns_card.objects[1].objects]
+    selects = [select for _table, _column, select in page.column_picks]
     by_column = {s.label.split("'")[1]: s for s in selects}
     assert set(by_column) == {"amount", "ts"}
     for s in selects:  # the file's headers that matched no column, and "none"
@@ -266,12 +266,12 @@ def test_missing_columns_offer_the_files_headers_and_check_again(
     _check(page, {"merchants.csv": MERCHANTS, "transactions.csv": RENAMED})
     assert not page.use_button.visible
     _pick_headers(page)
-    download = page.columns_card.objects[2].objects[1]
+    download = page.mapping_download
     assert tomllib.loads(download.callback().read().decode()) == WANTED
-    page.columns_card.objects[2].objects[0].clicks += 1  # "Use these headers and check again"
+    page.apply_columns_button.clicks += 1  # "Use these headers and check again"
     page._job.wait(60)
     page._finish(page._job)
-    assert page.use_button.visible, page.report.objects[0].object
+    assert page.use_button.visible, page.report_text.object
     root = page.candidate.root
     page.use_candidate()
     assert app.model("payments").kpis == before  # the same numbers as the clean files
@@ -294,7 +294,7 @@ def test_on_the_desktop_header_choices_are_saved_for_the_user(
     page._job.wait(60)
     page._finish(page._job)
     _pick_headers(page)
-    page.apply_columns(page._picks)
+    page.apply_columns(page.column_picks)
     page._job.wait(60)
     page._finish(page._job)
     assert page.use_button.visible

@@ -270,7 +270,14 @@ class DataView(pn.viewable.Viewer):
         self.chosen: dict[str, dict[str, str]] = {}  # headers chosen in this session
         self.columns_card = pn.Column(sizing_mode="stretch_width")
         self._recheck: Any = None  # how to check again the data the card is about
-        self._picks: list[tuple[str, str, Any]] = []  # (domain.table, column, header choice)
+        #: Named handles of what the report shows (tests and callers use these, not positions):
+        #: the summary text, the problems table (None when there are none), the header choices
+        #: as (domain.table, column, select), their apply button and the tieout.toml download.
+        self.report_text: Any = None
+        self.problems_table: Any = None
+        self.column_picks: list[tuple[str, str, Any]] = []
+        self.apply_columns_button: Any = None
+        self.mapping_download: Any = None
         self._layout = pn.Column(
             pn.pane.Markdown("## Data"),
             pn.pane.HTML(
@@ -426,8 +433,10 @@ class DataView(pn.viewable.Viewer):
             self.candidate = None
         self._drop_candidate()
         self.columns_card.objects = []
+        self.column_picks = []
         self.use_button.visible = False
         self.report.objects = []
+        self.report_text = self.problems_table = None
         self.progress.visible = True
         self._poll = pn.state.add_periodic_callback(self._progress, period=300)
         self._progress()
@@ -478,9 +487,11 @@ class DataView(pn.viewable.Viewer):
         if bad:
             lines.append(f"\n{', '.join(bad)} will keep the data you have now.")
         problems = problems_frame({d: source for d in wanted})
+        self.report_text = pn.pane.Markdown("\n".join(lines))
+        self.problems_table = table(problems, header_filters=True) if len(problems) else None
         self.report.objects = [
-            pn.pane.Markdown("\n".join(lines)),
-            framed(table(problems, header_filters=True)) if len(problems) else pn.Spacer(height=0),
+            self.report_text,
+            framed(self.problems_table) if self.problems_table is not None else pn.Spacer(height=0),
         ]
         self.candidate, self._domains = source, ok
         self.offer_columns(source, wanted)
@@ -506,7 +517,7 @@ class DataView(pn.viewable.Viewer):
                         disabled=not headers,
                     )
                     picks.append((f"{domain}.{name}", column, select))
-        self._picks = picks
+        self.column_picks = picks
         if not picks:
             return
         apply = pn.widgets.Button(label="Use these headers and check again", color="primary")
@@ -517,6 +528,7 @@ class DataView(pn.viewable.Viewer):
             color="light",
         )
         apply.on_click(lambda _e: self.apply_columns(picks))
+        self.apply_columns_button, self.mapping_download = apply, download
         where = (
             "Your choices are saved for this computer and used for every folder you open."
             if mode() == "desktop"
@@ -572,7 +584,9 @@ class DataView(pn.viewable.Viewer):
             pn.state.notifications.success(f"Now using new data for {', '.join(domains)}")
 
     def _say_error(self, text: str) -> None:
-        self.report.objects = [pn.pane.Alert(esc(text), alert_type="danger")]
+        self.report_text = pn.pane.Alert(esc(text), alert_type="danger")
+        self.problems_table = None
+        self.report.objects = [self.report_text]
         self.use_button.visible = False
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -227,11 +227,12 @@ class InfluencerView(pn.viewable.Viewer):
         def shares(dim: str) -> Any:
             return live_plot(share_plot, m.param.shares, dim)
 
+        self.cards = pn.pane.HTML(
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            sizing_mode="stretch_width",
+        )
         overview = pn.Column(
-            pn.pane.HTML(
-                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
-                sizing_mode="stretch_width",
-            ),
+            self.cards,
             # one under another: side by side, three bar charts of names were unreadable at 1024 px
             *(shares(d) for d in ("source", "brand", "platform")),
             live_plot(trend_plot, m.param.trend, m.param.trend_grain),

@@ -228,7 +228,7 @@ class PaymentsView(pn.viewable.Viewer):
             *model_filters(m),
             sizing_mode="stretch_width",
         )
-        cards = pn.pane.HTML(
+        self.cards = cards = pn.pane.HTML(  # a named handle for tests and callers
             pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
             sizing_mode="stretch_width",
         )

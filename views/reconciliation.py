@@ -314,21 +314,24 @@ class ReconciliationView(pn.viewable.Viewer):
             visible=m.approximate,
             sizing_mode="stretch_width",
         )
+        self.cards = pn.pane.HTML(
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            sizing_mode="stretch_width",
+        )
+        #: The tables of the page by output name (named handles, not positions in the layout).
+        self.tables = {n: bound_table(m, n) for n in ("bridge", "by_campaign", "by_channel")}
         summary = pn.Column(
             approx,
-            pn.pane.HTML(
-                pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
-                sizing_mode="stretch_width",
-            ),
+            self.cards,
             live_plot(bridge_plot, m.param.bridge),
-            with_downloads(bound_table(m, "bridge"), "bridge"),
+            with_downloads(self.tables["bridge"], "bridge"),
             name="Summary",
         )
         roas = pn.Column(
             live_plot(roas_plot, m.param.by_campaign),
-            with_downloads(bound_table(m, "by_campaign"), "roas_by_campaign"),
+            with_downloads(self.tables["by_campaign"], "roas_by_campaign"),
             live_plot(cac_plot, m.param.by_channel),
-            with_downloads(bound_table(m, "by_channel"), "cac_by_channel"),
+            with_downloads(self.tables["by_channel"], "cac_by_channel"),
             name="ROAS & CAC",
         )
         funnel = pn.Column(
