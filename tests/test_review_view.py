@@ -93,6 +93,8 @@ def test_confirm_a_suggestion_in_the_page(view: ReviewView) -> None:
     sugg = view._sugg.tieout_frame
     assert list(zip(sugg["claim_id"], sugg["finance_id"], strict=True)) == [("A3", "F1")]
     assert "amounts 5.00 apart" in sugg["reason"].iloc[0]
+    assert view._counts["sugg"].object == "1 suggestion"
+    assert view._counts["signoffs"].object == "This data has not been signed off yet."
     view._sugg.selection = [0]
     view._decide(view._sugg, "confirmed")
     assert "Confirmed: A3 / F1." in view._message.object

@@ -216,6 +216,13 @@ def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=review.DIFF_COLUMNS)
 
 
+def count_line(n: int, noun: str, none: str) -> str:
+    """``1,024 suggestions`` above a list, or ``none`` in words when it is empty."""
+    if not n:
+        return none
+    return f"{presentation.full(n, 'count')} {noun}{'' if n == 1 else 's'}"
+
+
 def aging_plot(totals: pd.DataFrame) -> Any:
     """Open exceptions' value at stake by age bucket."""
     if totals is None or totals.empty or not totals["open_exceptions"].any():
@@ -314,6 +321,11 @@ class ReviewView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         # suggestions and decided matches
+        #: one line above each list: how many rows, or in words that there is none yet
+        self._counts = {
+            k: pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+            for k in ("sugg", "matches", "signoffs", "log")
+        }
         self._sugg = table(review.empty(review.SUGGESTION_COLUMNS), selectable=1)
         self._matches = table(review.empty(DECISION_COLUMNS), selectable=1)
         confirm = pn.widgets.Button(label="Confirm the selected suggestion", color="success")
@@ -331,9 +343,11 @@ class ReviewView(pn.viewable.Viewer):
                 "*Matched on review*)."
             ),
             _wrapping(confirm, reject),
+            self._counts["sugg"],
             with_downloads(self._sugg, "suggested_matches"),
             pn.pane.Markdown("**Decided suggestions**"),
             undo,
+            self._counts["matches"],
             with_downloads(self._matches, "review_matches"),
             sizing_mode="stretch_width",
         )
@@ -364,13 +378,18 @@ class ReviewView(pn.viewable.Viewer):
                 "approves it; if the numbers later differ, this tab says so."
             ),
             _wrapping(prepare, approve, compare),
+            self._counts["signoffs"],
             with_downloads(self._signoffs, "sign-offs"),
             pn.pane.Markdown("**Differences against the snapshot**"),
             with_downloads(self._diff, "sign-off_differences"),
             sizing_mode="stretch_width",
         )
         self._log = table(review.empty(LOG_COLUMNS), header_filters=True)
-        history = pn.Column(with_downloads(self._log, "review_log"), sizing_mode="stretch_width")
+        history = pn.Column(
+            self._counts["log"],
+            with_downloads(self._log, "review_log"),
+            sizing_mode="stretch_width",
+        )
         self._layout = pn.Column(
             self._who,
             self._notices,
@@ -423,13 +442,22 @@ class ReviewView(pn.viewable.Viewer):
         self._frame = s.worklist()
         show_frame(self._work, self._frame[SHOWN])
         self._work.selection = []
-        show_frame(self._sugg, s.suggestions())
-        show_frame(self._matches, times_display(s.confirmed(), "at"))
+        sugg, decided = s.suggestions(), s.confirmed()
+        show_frame(self._sugg, sugg)
+        show_frame(self._matches, times_display(decided, "at"))
         aging = s.aging()
         show_frame(self._aging, aging)
         self.aging_totals = review.aging_totals(aging)
-        show_frame(self._signoffs, signoffs_display(s.signoff_table()))
-        show_frame(self._log, log_display(s.log().iloc[::-1]))
+        signoffs, log_frame = s.signoff_table(), s.log().iloc[::-1]
+        show_frame(self._signoffs, signoffs_display(signoffs))
+        show_frame(self._log, log_display(log_frame))
+        for key, n, one, none in (
+            ("sugg", len(sugg), "suggestion", "No suggested match for this period and filters."),
+            ("matches", len(decided), "decided suggestion", "No suggestion decided yet."),
+            ("signoffs", len(signoffs), "sign-off", "This data has not been signed off yet."),
+            ("log", len(log_frame), "change", "No change recorded yet."),
+        ):
+            self._counts[key].object = esc(count_line(n, one, none))
         self._notices.object = self._notices_html()
 
     def _notices_html(self) -> str:
