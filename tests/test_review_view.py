@@ -126,6 +126,7 @@ def test_aging_and_signoff_in_the_page(view: ReviewView) -> None:
     view._signoffs.selection = [0]
     view._compare()
     assert "the numbers are the same" in view._message.object
+    assert view._diff_box.visible
     view._approve()  # the desktop: one person may prepare and approve
     assert "approved" in view._message.object
     assert list(view._signoffs.tieout_frame["state"]) == ["approved"]

@@ -365,6 +365,13 @@ class ReviewView(pn.viewable.Viewer):
         # sign-off
         self._signoffs = table(review.empty(SIGNOFF_COLUMNS), selectable=1, pagination=None)
         self._diff = table(review.empty(review.DIFF_COLUMNS))
+        # shown once a sign-off is compared (an empty table under its headers said nothing)
+        self._diff_box = pn.Column(
+            pn.pane.Markdown("**Differences against the snapshot**"),
+            with_downloads(self._diff, "sign-off_differences"),
+            visible=False,
+            sizing_mode="stretch_width",
+        )
         prepare = pn.widgets.Button(label="Sign as preparer", color="primary")
         approve = pn.widgets.Button(label="Approve the selected sign-off", color="success")
         compare = pn.widgets.Button(label="Compare the selected sign-off with today")
@@ -380,8 +387,7 @@ class ReviewView(pn.viewable.Viewer):
             _wrapping(prepare, approve, compare),
             self._counts["signoffs"],
             with_downloads(self._signoffs, "sign-offs"),
-            pn.pane.Markdown("**Differences against the snapshot**"),
-            with_downloads(self._diff, "sign-off_differences"),
+            self._diff_box,
             sizing_mode="stretch_width",
         )
         self._log = table(review.empty(LOG_COLUMNS), header_filters=True)
@@ -568,6 +574,7 @@ class ReviewView(pn.viewable.Viewer):
             return
         diff = s.differences(sid)
         show_frame(self._diff, differences_display(diff))
+        self._diff_box.visible = True
         if diff.empty:
             self._say(f"Sign-off {sid}: the numbers are the same as when it was signed.")
         else:
