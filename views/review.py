@@ -53,6 +53,11 @@ CHECKBOX_CSS = """
 }
 """
 
+#: A suggestion's reason wraps in its column (the amounts beside it stay in view at 1024 px).
+WRAP_CSS = """
+.tabulator-row .tabulator-cell[tabulator-field=reason] { white-space: normal !important; }
+"""
+
 #: Worklist columns shown (the version stays in the model's frame: it is checked on save).
 SHOWN = [c for c in review.WORKLIST_COLUMNS if c != "version"]
 
@@ -326,7 +331,12 @@ class ReviewView(pn.viewable.Viewer):
             k: pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
             for k in ("sugg", "matches", "signoffs", "log")
         }
-        self._sugg = table(review.empty(review.SUGGESTION_COLUMNS), selectable=1)
+        self._sugg = table(
+            review.empty(review.SUGGESTION_COLUMNS),
+            selectable=1,
+            widths={"reason": 340},
+            stylesheets=[WRAP_CSS],
+        )
         self._matches = table(review.empty(DECISION_COLUMNS), selectable=1)
         confirm = pn.widgets.Button(label="Confirm the selected suggestion", color="success")
         reject = pn.widgets.Button(label="Reject it", color="danger")
