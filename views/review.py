@@ -328,7 +328,7 @@ class ReviewView(pn.viewable.Viewer):
         # suggestions and decided matches
         #: one line above each list: how many rows, or in words that there is none yet
         self._counts = {
-            k: pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+            k: pn.pane.HTML("", sizing_mode="stretch_width", margin=(8, 10, 0, 10))
             for k in ("sugg", "matches", "signoffs", "log")
         }
         self._sugg = table(
