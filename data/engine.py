@@ -431,6 +431,27 @@ class Source:
         return f"Source({str(self.root)!r})"
 
 
+class ServedElsewhere:
+    """A data folder validated and ingested locally (``local``, a `Source`: its report, its
+    files' state) whose queries another engine serves; subclasses give ``backend()``."""
+
+    def __init__(self, local: Source, meta: dict[str, Any]):
+        self.local = local
+        self.root = local.root
+        self.db_path = local.db_path
+        self.status = local.status
+        self.meta = {**local.meta, **meta}
+
+    def has(self, domain: str) -> bool:
+        return self.local.has(domain)
+
+    def changed_files(self) -> list[str]:
+        return self.local.changed_files()
+
+    def close(self) -> None:
+        """Nothing held here: each model closes its own connection."""
+
+
 def stored_tables(
     source: Source, batch_rows: int = 200_000
 ) -> Iterator[tuple[str, str, ibis.Schema, Iterator[Any]]]:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import ibis
 
 from data.domains import get, resolve
+from data.engine import ServedElsewhere
 
 log = logging.getLogger("tieout")
 
@@ -92,16 +93,12 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class PgSource:
+class PgSource(ServedElsewhere):
     """A data folder served from PostgreSQL: the validation report and file state of the local
-    build (`data.engine.Source`), the queries on the server."""
+    build, the queries on the server."""
 
     def __init__(self, local: Any, url: str, schema: str):
-        self.local = local
-        self.root = local.root
-        self.db_path = local.db_path
-        self.status = local.status
-        self.meta = {**local.meta, "backend": redact(url), "schema": schema}
+        super().__init__(local, {"backend": redact(url), "schema": schema})
         self.url = url
         self.schema = schema
 
@@ -116,15 +113,6 @@ class PgSource:
         # A model dropped without close() (a test, a failed page) still releases its connection.
         weakref.finalize(be, be.con.close)
         return be
-
-    def has(self, domain: str) -> bool:
-        return self.local.has(domain)
-
-    def changed_files(self) -> list[str]:
-        return self.local.changed_files()
-
-    def close(self) -> None:
-        """Nothing held: each model closes its own connection."""
 
     def __repr__(self) -> str:
         return f"PgSource({str(self.root)!r}, {redact(self.url)!r}, {self.schema!r})"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from data.domains import get, resolve
+from data.engine import ServedElsewhere
 
 log = logging.getLogger("tieout")
 
@@ -58,29 +59,16 @@ def _session(url: str) -> Any:
         return _SESSIONS[master]
 
 
-class SparkSource:
+class SparkSource(ServedElsewhere):
     """A data folder computed by Spark: the local build's report and file state, Spark's
-    tables and marts."""
+    tables and marts (one backend for the process's Spark session)."""
 
     def __init__(self, local: Any, url: str, be: Any):
-        self.local = local
-        self.root = local.root
-        self.db_path = local.db_path
-        self.status = local.status
-        self.meta = {**local.meta, "backend": url}
+        super().__init__(local, {"backend": url})
         self._be = be
 
     def backend(self) -> Any:
         return self._be
-
-    def has(self, domain: str) -> bool:
-        return self.local.has(domain)
-
-    def changed_files(self) -> list[str]:
-        return self.local.changed_files()
-
-    def close(self) -> None:
-        """The session lives as long as the process."""
 
     def __repr__(self) -> str:
         return f"SparkSource({str(self.root)!r})"
