@@ -486,10 +486,10 @@ def _reason(r: Mapping[str, Any]) -> str:
     when = "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} apart"
     gap = Decimal(int(r["gap"])).scaleb(-2)
     if "amount_and_date" in r["rules"].split(","):
-        amount = "equal amounts" if gap == 0 else f"amounts {gap:,.2f} apart (within tolerance)"
+        amount = "equal amounts" if gap == 0 else f"amounts ${gap:,.2f} apart (within tolerance)"
         parts.append(f"{amount}, {when}")
     elif gap:
-        parts.append(f"amounts differ by {gap:,.2f}, {when}")
+        parts.append(f"amounts differ by ${gap:,.2f}, {when}")
     else:
         parts.append(f"equal amounts, {when}")
     return "; ".join(parts)

@@ -179,11 +179,11 @@ def test_suggestions_by_hand() -> None:
     assert got == {
         ("A3", "F1"): "equal amounts, 2 days apart",
         ("ORD-0042", "ord-42"): (
-            "order ids differ only in case and leading zeros; amounts differ by 0.50, 92 days apart"
+            "order ids differ only in case and leading zeros; amounts differ by $0.50, 92 days apart"
         ),
-        ("X 17", "x17"): "order ids differ only in case and spaces; amounts differ by 1.00, "
+        ("X 17", "x17"): "order ids differ only in case and spaces; amounts differ by $1.00, "
         "1 day apart",
-        ("Q1", "Q2"): "order ids differ in one character (Q1 / Q2); amounts differ by 49.00, "
+        ("Q1", "Q2"): "order ids differ in one character (Q1 / Q2); amounts differ by $49.00, "
         "2 days apart",
     }
     # a wider window finds F9 too; a rejected pair is not suggested again
@@ -216,7 +216,7 @@ def test_suggestions_on_the_tiny_dataset(model: ReconciliationModel) -> None:
     assert s.empty
     s = review.suggest(missing, model.finance_only_orders(), 5.0, 0.0, 8)
     assert list(zip(s["claim_id"], s["finance_id"], s["reason"], strict=True)) == [
-        ("A3", "F1", "amounts 5.00 apart (within tolerance), 8 days apart")
+        ("A3", "F1", "amounts $5.00 apart (within tolerance), 8 days apart")
     ]
 
 

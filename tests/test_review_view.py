@@ -92,7 +92,7 @@ def test_a_change_from_another_session_is_refused_clearly(view: ReviewView, tmp_
 def test_confirm_a_suggestion_in_the_page(view: ReviewView) -> None:
     sugg = view._sugg.tieout_frame
     assert list(zip(sugg["claim_id"], sugg["finance_id"], strict=True)) == [("A3", "F1")]
-    assert "amounts 5.00 apart" in sugg["reason"].iloc[0]
+    assert "amounts $5.00 apart" in sugg["reason"].iloc[0]
     assert view._counts["sugg"].object == "1 suggestion"
     assert view._counts["signoffs"].object == "This data has not been signed off yet."
     view._sugg.selection = [0]
