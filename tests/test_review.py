@@ -179,7 +179,8 @@ def test_suggestions_by_hand() -> None:
     assert got == {
         ("A3", "F1"): "equal amounts, 2 days apart",
         ("ORD-0042", "ord-42"): (
-            "order ids differ only in case and leading zeros; amounts differ by $0.50, 92 days apart"
+            "order ids differ only in case and leading zeros; amounts differ by $0.50, "
+            "92 days apart"
         ),
         ("X 17", "x17"): "order ids differ only in case and spaces; amounts differ by $1.00, "
         "1 day apart",
