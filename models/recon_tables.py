@@ -91,7 +91,7 @@ class ReconTables:
             "roas_inflation",
         ]
         sp = spend.set_index("campaign")["spend"]
-        cl = claims.set_index("campaign")["claims"] if len(claims) else pd.Series(dtype=np.int64)
+        cl = _claims_by_campaign(claims)
         keys = sorted(set(sp.index) | set(cl.index) | set(finance.index))
         if not keys:
             return pd.DataFrame(columns=cols)
@@ -99,11 +99,7 @@ class ReconTables:
         chan = self._channel_map.set_index("campaign")["channel"]
         out = pd.DataFrame({"campaign": keys})
         out["channel"] = chan.reindex(keys).to_numpy()
-        out["spend"] = [money(int(v)) for v in sp]
-        out["revenue_marketing"] = [money(int(v)) for v in cl]
-        out["revenue_finance"] = [money(int(v)) for v in fi]
-        out["roas_marketing"] = [ratio(int(a), int(b)) for a, b in zip(cl, sp, strict=True)]
-        out["roas_finance"] = [ratio(int(a), int(b)) for a, b in zip(fi, sp, strict=True)]
+        _revenue_columns(out, sp, cl, fi)
         out["roas_inflation"] = [
             None if m is None or f is None or f == 0 else m / f - 1
             for m, f in zip(out["roas_marketing"], out["roas_finance"], strict=True)
@@ -126,9 +122,7 @@ class ReconTables:
         chan = self._channel_map.set_index("campaign")["channel"]
         frames = {
             "spend": spend.set_index("campaign")["spend"],
-            "claims": claims.set_index("campaign")["claims"]
-            if len(claims)
-            else pd.Series(dtype=np.int64),
+            "claims": _claims_by_campaign(claims),
             "fin": finance,
         }
         by = {
@@ -143,11 +137,7 @@ class ReconTables:
         )
         nu = users.reindex(keys).fillna(0).astype(np.int64)
         out = pd.DataFrame({"channel": keys})
-        out["spend"] = [money(int(v)) for v in sp]
-        out["revenue_marketing"] = [money(int(v)) for v in cl]
-        out["revenue_finance"] = [money(int(v)) for v in fi]
-        out["roas_marketing"] = [ratio(int(a), int(b)) for a, b in zip(cl, sp, strict=True)]
-        out["roas_finance"] = [ratio(int(a), int(b)) for a, b in zip(fi, sp, strict=True)]
+        _revenue_columns(out, sp, cl, fi)
         out["checkout_users"] = nu.to_numpy()
         out["cac"] = [
             money(Decimal(int(s)) / int(n)) if n else None for s, n in zip(sp, nu, strict=True)
@@ -212,3 +202,18 @@ class ReconTables:
         if camps is not None:
             keep &= a["campaign"].isin(camps) | a["campaign"].isin(["None", "nan", ""])
         return a[keep].reset_index(drop=True)
+
+
+def _claims_by_campaign(claims: pd.DataFrame) -> pd.Series:
+    """Claimed revenue (cents) by campaign; an empty series when nothing was claimed."""
+    return claims.set_index("campaign")["claims"] if len(claims) else pd.Series(dtype=np.int64)
+
+
+def _revenue_columns(out: pd.DataFrame, sp: pd.Series, cl: pd.Series, fi: pd.Series) -> None:
+    """Spend, marketing and finance revenue (cents in, Decimal out) and both ROAS, row by row,
+    for the campaign and the channel tables alike."""
+    out["spend"] = money_column(sp)
+    out["revenue_marketing"] = money_column(cl)
+    out["revenue_finance"] = money_column(fi)
+    out["roas_marketing"] = [ratio(int(a), int(b)) for a, b in zip(cl, sp, strict=True)]
+    out["roas_finance"] = [ratio(int(a), int(b)) for a, b in zip(fi, sp, strict=True)]
