@@ -1,6 +1,8 @@
-"""Spark as a batch engine: the KPIs of every domain computed by Spark (local session) from the
-tiny datasets equal DuckDB's, through `tieout kpis --backend spark`. One Spark session for the
-module (it takes about half a minute to start and cache the tables)."""
+"""Spark as a batch engine: the payments and reconciliation KPIs (what issue 17 asks of the Spark
+test) computed by Spark (a local session) from the tiny datasets equal DuckDB's, through
+`tieout kpis --backend spark`. One Spark session for the module (it takes about half a minute to
+start and cache the tables). The influencer domain builds on Spark by the same mart builders but
+is not run here: every table and mart is a Spark job, and the suite is kept under 20 minutes."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests import influencer_tiny, payments_tiny, recon_tiny
+from tests import payments_tiny, recon_tiny
 from tests.conftest import write_tables
 from tests.pgcluster import in_ci
 
@@ -41,7 +43,6 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"merchants": payments_tiny.MERCHANTS, "transactions": payments_tiny.TRANSACTIONS},
     )
     write_tables(root, "reconciliation", recon_tiny.tables())
-    write_tables(root, "influencer", influencer_tiny.tables())
     return root
 
 
@@ -58,7 +59,6 @@ def _has_pyspark() -> bool:
     [
         ("payments", ["--start", "2025-02-01", "--end", "2025-02-28", "--segment", "SMB"]),
         ("reconciliation", ["--start", "2025-03-01", "--end", "2025-03-31"]),
-        ("influencer", ["--start", "2025-03-01", "--end", "2025-03-31"]),
     ],
 )
 def test_spark_kpis_equal_duckdb(
