@@ -39,11 +39,29 @@ _ISO = r"^\d{4}-\d{1,2}-\d{1,2}"
 POINT_EXPECTED = "an amount like 1234.56 or 1,234.56 (decimal point; ',' only between thousands)"
 COMMA_EXPECTED = "an amount like 1234,56 or 1.234,56 (decimal comma; '.' only between thousands)"
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %I:%M%p")
+#: The same spellings field by field, for engines without a safe cast (PostgreSQL before 16):
+#: ISO (the time, fractions and a zone suffix optional, the zone ignored as DuckDB's cast does),
+#: and d/m/y or m/d/y with one separator (`_SAME_SEPARATOR`) and the times of `_TIMES`.
+_ISO_FIELDS = (
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d*))?)?)?"
+    r"(?:Z|\s?UTC|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_DMY_FIELDS = (
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})"
+    r"(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\s*([AaPp][Mm]))?)?$"
+)
+_SAME_SEPARATOR = r"^\d{1,2}(?:/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)"
 
 
 @ibis.udf.scalar.builtin
 def try_strptime(text: str, formats: dt.Array[dt.string]) -> dt.timestamp:  # type: ignore[empty-body]
     """DuckDB's try_strptime: the first format that reads the text, else NULL."""
+
+
+#: Engines whose casts raise on text that does not read (no TRY_CAST): each value is checked
+#: by pattern and range first (`_parse_when`, `_parse_number`). The checks run on DuckDB (files)
+#: and PostgreSQL (``--source-schema``); they are the same rules on both.
+_NO_TRY_CAST = ("postgres",)
 
 
 @dataclass
@@ -157,9 +175,9 @@ def _number_style(be: Any, raw: ir.Table, cols: dict[str, str]) -> dict[str, dic
         point, comma = t.re_search(_POINT), t.re_search(_COMMA)
         both = point & comma & t.re_search(_SEPARATED)
         aggs += [
-            (point & ~comma).cast("int64").sum().name(f"{name}__p"),
-            (comma & ~point).cast("int64").sum().name(f"{name}__c"),
-            both.cast("int64").sum().name(f"{name}__b"),
+            (point & ~comma).cast("int32").sum().name(f"{name}__p"),
+            (comma & ~point).cast("int32").sum().name(f"{name}__c"),
+            both.cast("int32").sum().name(f"{name}__b"),
         ]
     row = be.execute(raw.aggregate(aggs)).iloc[0]
     return {n: {k: int(row[f"{n}__{k}"] or 0) for k in ("p", "c", "b")} for n in cols}
@@ -176,15 +194,15 @@ def _date_order(be: Any, raw: ir.Table, cols: dict[str, str]) -> dict[str, dict[
         second = t.re_extract(_DMY, 2).try_cast("int64")
         dmy = t.re_search(_DMY)
         aggs += [
-            (dmy & (first > 12)).cast("int64").sum().name(f"{name}__d"),
-            (dmy & (second > 12)).cast("int64").sum().name(f"{name}__m"),
-            (dmy & (first <= 12) & (second <= 12)).cast("int64").sum().name(f"{name}__a"),
+            (dmy & (first > 12)).cast("int32").sum().name(f"{name}__d"),
+            (dmy & (second > 12)).cast("int32").sum().name(f"{name}__m"),
+            (dmy & (first <= 12) & (second <= 12)).cast("int32").sum().name(f"{name}__a"),
         ]
     row = be.execute(raw.aggregate(aggs)).iloc[0]
     return {n: {k: int(row[f"{n}__{k}"] or 0) for k in ("d", "m", "a")} for n in cols}
 
 
-def _parse_number(t: ir.StringValue, style: str) -> ir.FloatingValue:
+def _parse_number(t: ir.StringValue, style: str, dialect: str = "duckdb") -> ir.FloatingValue:
     """Text in the column's spelling -> exact decimal (NULL when it does not read)."""
     body = t.re_replace(_CURRENCY, "")
     sign = ibis.ifelse(body.startswith("-"), -1, 1)
@@ -192,6 +210,8 @@ def _parse_number(t: ir.StringValue, style: str) -> ir.FloatingValue:
     pattern = _POINT if style == "." else _COMMA
     plain = digits.replace(",", "") if style == "." else digits.replace(".", "").replace(",", ".")
     ok = digits.re_search(pattern)
+    if dialect in _NO_TRY_CAST:  # past decimal(38, 9) TRY_CAST gives NULL; a cast would raise
+        ok = ok & ~plain.re_search(r"^\d{30}")
     value = ibis.ifelse(ok, plain, ibis.null("string")).try_cast("decimal(38, 9)")
     return value * sign
 
@@ -251,6 +271,7 @@ def typed_table(
             settings,
             label,
             result,
+            be.name,
         )
         selects[name] = value
         selects[f"{name}__bad"] = bad
@@ -271,6 +292,7 @@ def _typed_column(
     settings: Settings,
     label: str,
     result: Typed,
+    dialect: str = "duckdb",
 ) -> tuple[ir.Value, ir.BooleanValue, str]:
     text_input = "VARCHAR" in rtype
     t = _text(raw)
@@ -285,7 +307,7 @@ def _typed_column(
             chosen = _choose_number_style(col, style or {}, settings, label, result)
             if col.name in result.ask:
                 result.ask_masks[col.name] = t.re_search(_SEPARATED).fill_null(False)
-            value = _parse_number(t, chosen)
+            value = _parse_number(t, chosen, dialect)
             bad = ~blank & value.isnull()
             expected = POINT_EXPECTED if chosen == "." else COMMA_EXPECTED
             if col.kind != "money":
@@ -312,13 +334,7 @@ def _typed_column(
             dayfirst = _choose_date_order(col, order or {}, settings, label, result)
             if col.name in result.ask:
                 result.ask_masks[col.name] = t.re_search(_DMY).fill_null(False)
-            formats = _formats(dayfirst)
-            iso = t.re_search(_ISO)
-            value = ibis.ifelse(
-                iso,
-                t.try_cast("timestamp"),
-                try_strptime(t, ibis.literal(formats, type="array<string>")),
-            )
+            value = _parse_when(t, dayfirst, dialect)
             bad = ~blank & value.isnull()
         if col.kind == "date":
             return value.cast("date"), bad, "a date like 2025-01-31 (or 31/01/2025)"
@@ -332,6 +348,56 @@ def _typed_column(
         t,
         too_long.fill_null(False),
         f"text of at most {MAX_TEXT_CHARS:,} characters",
+    )
+
+
+def _parse_when(t: ir.StringValue, dayfirst: bool | None, dialect: str) -> ir.TimestampValue:
+    """Text -> timestamp: ISO, else d/m/y or m/d/y in the column's order (both, day-first
+    first, when no order is known); NULL when it does not read.
+
+    DuckDB casts (TRY_CAST, try_strptime with `_formats`); an engine without a safe cast reads
+    the same spellings field by field and builds the value only where every field is in range
+    (a day past the month's end, hour 25 or minute 60 is NULL there as in DuckDB).
+    """
+    iso = t.re_search(_ISO)
+    if dialect not in _NO_TRY_CAST:
+        formats = ibis.literal(_formats(dayfirst), type="array<string>")
+        return ibis.ifelse(iso, t.try_cast("timestamp"), try_strptime(t, formats))
+
+    def num(pattern: str, group: int) -> ir.IntegerValue:
+        return t.re_extract(pattern, group).nullif("").cast("int32")
+
+    def valid_day(y: ir.IntegerValue, m: ir.IntegerValue, d: ir.IntegerValue) -> ir.BooleanValue:
+        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+        last = ibis.cases(
+            (m == 2, ibis.ifelse(leap, 29, 28)), (m.isin([4, 6, 9, 11]), 30), else_=31
+        )
+        return (y >= 1) & m.between(1, 12) & (d >= 1) & (d <= last)
+
+    # ISO: hour 24 only as 24:00:00 (the next midnight), fractions to the microsecond
+    y, m, d = num(_ISO_FIELDS, 1), num(_ISO_FIELDS, 2), num(_ISO_FIELDS, 3)
+    hh, mi, ss = (num(_ISO_FIELDS, g).fill_null(0) for g in (4, 5, 6))
+    frac = t.re_extract(_ISO_FIELDS, 7).fill_null("").substr(0, 6).rpad(6, "0").cast("int32")
+    clock = ((hh <= 23) & (mi <= 59) & (ss <= 59)) | ((hh == 24) & (mi == 0) & (ss == 0))
+    iso_ok = t.re_search(_ISO_FIELDS) & valid_day(y, m, d) & clock & ((hh < 24) | (frac == 0))
+    iso_value = ibis.timestamp(y, m, d, hh, mi, ss) + frac.as_interval("us")
+
+    # d/m/y or m/d/y, with the times of `_TIMES` (12-hour: 1-12 with AM/PM)
+    a, b, year = num(_DMY_FIELDS, 1), num(_DMY_FIELDS, 2), num(_DMY_FIELDS, 3)
+    hh, mi, ss = (num(_DMY_FIELDS, g).fill_null(0) for g in (4, 5, 6))
+    ampm = t.re_extract(_DMY_FIELDS, 7).nullif("").upper()
+    clock = ibis.ifelse(ampm.isnull(), hh <= 23, hh.between(1, 12)) & (mi <= 59) & (ss <= 59)
+    hour = ibis.ifelse(ampm.isnull(), hh, hh % 12 + ibis.ifelse(ampm == "PM", 12, 0))
+    dmy_ok = t.re_search(_DMY_FIELDS) & t.re_search(_SAME_SEPARATOR) & clock
+    orders = [(a, b), (b, a)] if dayfirst is None else [(a, b) if dayfirst else (b, a)]
+    cases = [
+        (dmy_ok & valid_day(year, month, day), ibis.timestamp(year, month, day, hour, mi, ss))
+        for day, month in orders
+    ]
+    return ibis.cases(
+        (iso, ibis.ifelse(iso_ok, iso_value, ibis.null("timestamp"))),
+        *cases,
+        else_=ibis.null("timestamp"),
     )
 
 
@@ -498,7 +564,7 @@ def run_checks(
         counts.update({i: 1 for i, c in items if isinstance(c.mask, ir.Scalar)})
         if not per_row:
             continue
-        aggs = [c.mask.fill_null(False).cast("int64").sum().name(f"n{i}") for i, c in per_row]
+        aggs = [c.mask.fill_null(False).cast("int32").sum().name(f"n{i}") for i, c in per_row]
         row = be.execute(t.aggregate(aggs)).iloc[0]
         counts.update({i: int(row[f"n{i}"] or 0) for i, _ in per_row})
     for i, check in enumerate(checks):
