@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("kpis", help="print the KPIs of one domain as JSON or CSV")
     k.add_argument("--domain", required=True, choices=NAMES)
-    k.add_argument("--data", required=True, type=Path)
+    k.add_argument("--data", type=Path, default=None, help="data folder (or --source-schema)")
     _add_model_args(k)
     k.add_argument("--tables", action="store_true", help="add the domain's tables")
     k.add_argument("--format", choices=["json", "csv"], default="json")
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write the KPIs and every table behind a domain's charts (CSV/Parquet/XLSX)"
     )
     e.add_argument("--domain", required=True, choices=NAMES)
-    e.add_argument("--data", required=True, type=Path)
+    e.add_argument("--data", type=Path, default=None, help="data folder (or --source-schema)")
     e.add_argument("--out", required=True, type=Path)
     e.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
     _add_model_args(e)
@@ -154,16 +154,40 @@ def _add_backend_arg(p: argparse.ArgumentParser) -> None:
         "~/.pgpass or PGSERVICE, never here), or spark / spark://host:port for kpis and "
         "export; default DuckDB, or $TIEOUT_BACKEND",
     )
+    p.add_argument(
+        "--source-schema",
+        default=None,
+        metavar="SCHEMA",
+        help="with a postgresql:// backend and no --data: the raw tables already in this "
+        "schema of the database, validated and used there (or $TIEOUT_SOURCE_SCHEMA)",
+    )
 
 
 def _apply_backend_arg(a: argparse.Namespace) -> None:
     """The engine reaches every reader (and server sessions) through the environment."""
-    url = getattr(a, "backend", None)
+    from data.engine import BACKEND_ENV, SOURCE_SCHEMA_ENV
+    from data.postgres import BackendError, check_url, is_postgres
+    from data.spark import is_spark
+
+    if not hasattr(a, "source_schema"):
+        return
+    schema = a.source_schema or os.environ.get(SOURCE_SCHEMA_ENV) or None
+    if schema:
+        if not is_postgres(a.backend or os.environ.get(BACKEND_ENV)):
+            raise UsageError(
+                f"--source-schema {schema}: needs --backend postgresql://user@host:port/db "
+                "(the database that holds the schema)"
+            )
+        if a.data is not None:
+            raise UsageError(
+                f"--source-schema {schema} reads the tables of the database: give no --data"
+            )
+        os.environ[SOURCE_SCHEMA_ENV] = schema
+    elif a.command in ("kpis", "export") and a.data is None:
+        raise UsageError("--data is required (or --source-schema with a postgresql:// backend)")
+    url = a.backend
     if not url:
         return
-    from data.engine import BACKEND_ENV
-    from data.postgres import BackendError, check_url
-    from data.spark import is_spark
 
     if is_spark(url):
         if a.command in ("serve", "desktop"):
@@ -425,8 +449,8 @@ def cmd_export(a: argparse.Namespace) -> int:
     from models.export import write_tables
 
     out = a.out.resolve()
-    data = a.data.resolve()
-    if out == data or data in out.parents:
+    data = a.data.resolve() if a.data is not None else None
+    if data is not None and (out == data or data in out.parents):
         raise UsageError(f"--out {a.out} is inside the data folder; choose another folder")
     model = _model_from_args(a)
     for path in write_tables(model, out, a.format):
@@ -434,16 +458,19 @@ def cmd_export(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_model(domain: str, root: Path) -> Any:
-    from data.engine import open_source
+def _open_model(domain: str, root: Path | None) -> Any:
+    from data.engine import SOURCE_SCHEMA_ENV, open_source
     from models import make_model
 
-    if not root.is_dir():
+    schema = os.environ.get(SOURCE_SCHEMA_ENV)
+    if not schema and (root is None or not root.is_dir()):
         raise UsageError(f"--data {root}: no such folder")
     with _load_progress() as say:
-        source = open_source(root, progress=say)
+        source = open_source(root or Path.cwd(), progress=say)
     status = source.status.get(domain)
     if status is None or not status.present:
+        if schema:
+            raise UsageError(f"schema {schema}: no table of the {domain} domain")
         raise UsageError(f"{root}: no {domain}/ folder")
     if not status.loaded:
         raise UsageError(f"{domain} data is invalid:\n{status.report.text()}")

@@ -145,6 +145,8 @@ def run(no_browser: bool = False, data: Path | None = None, port: int = 0) -> in
         if not root.is_dir():
             print(f"tieout: --data {data}: no such folder", file=sys.stderr)  # noqa: T201
             return 2
+    elif os.environ.get("TIEOUT_SOURCE_SCHEMA"):  # tables of a database: no folder, no demo
+        root, make_demo = Path.cwd(), False
     else:
         root = last_data_folder() or demo_dir().resolve()
         make_demo = root == demo_dir().resolve()

@@ -38,9 +38,13 @@ def serve(
     if data is not None:
         os.environ[DATA_ENV] = str(Path(data).resolve())
     root = data_root()
-    if not root.is_dir():
+    schema = os.environ.get("TIEOUT_SOURCE_SCHEMA")  # tables of a database: no folder read
+    if schema:
+        print(f"tieout: loading the tables of schema {schema} ...", flush=True)  # noqa: T201
+    elif not root.is_dir():
         raise SystemExit(f"tieout: data folder {root} does not exist (run `tieout generate`)")
-    print(f"tieout: loading {root} ...", flush=True)  # noqa: T201
+    else:
+        print(f"tieout: loading {root} ...", flush=True)  # noqa: T201
     job = startup_job(root)  # ingest once, before the first session
     job.wait()
     if job.error:

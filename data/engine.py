@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -649,6 +650,8 @@ BUILD_WAIT_S = float(os.environ.get("TIEOUT_BUILD_WAIT_S", 3600))
 
 #: The engine for every source of this process: a ``postgresql://`` URL, or unset for DuckDB.
 BACKEND_ENV = "TIEOUT_BACKEND"
+#: With a PostgreSQL backend: the schema whose raw tables are the data (`data.pgschema`).
+SOURCE_SCHEMA_ENV = "TIEOUT_SOURCE_SCHEMA"
 _SOURCES: dict[str, Source] = {}
 _SOURCES_LOCK = threading.Lock()
 
@@ -659,6 +662,7 @@ def open_source(
     progress: Callable[[str], None] | None = None,
     settings: Settings | None = None,
     backend: str | None = None,
+    source_schema: str | None = None,
 ) -> Any:
     """Open ``root``: reuse the cached database for these exact files, or validate and ingest.
 
@@ -669,8 +673,18 @@ def open_source(
     ``backend`` (default ``$TIEOUT_BACKEND``): a ``postgresql://`` URL serves the validated
     tables and their marts from that server (`data.postgres`); ``spark`` or ``spark://...``
     computes them in Spark, for batch use (`data.spark`); none means DuckDB.
+
+    ``source_schema`` (default ``$TIEOUT_SOURCE_SCHEMA``), with a ``postgresql://`` backend:
+    the raw tables of that schema are judged and built where they are (`data.pgschema`) and
+    ``root`` is not read.
     """
     backend = backend if backend is not None else os.environ.get(BACKEND_ENV) or None
+    if source_schema is None:
+        source_schema = os.environ.get(SOURCE_SCHEMA_ENV) or None
+    if source_schema:
+        from data.pgschema import open_schema
+
+        return open_schema(backend or "", source_schema, settings, progress)
     local = _open_local(root, cache_dir, progress, settings)
     if not backend:
         return local
@@ -743,6 +757,8 @@ def clear_sources() -> None:
         for s in _SOURCES.values():
             s.close()
         _SOURCES.clear()
+    if pgschema := sys.modules.get("data.pgschema"):  # tables of a database schema
+        pgschema.forget_sources()
 
 
 def validate_root(

@@ -104,18 +104,24 @@ class PgSource(ServedElsewhere):
 
     def backend(self) -> Any:
         """A new read-only connection in the source's schema (one per session or thread)."""
-        be = ibis.postgres.connect(**_connect_kwargs(self.url), schema=self.schema)
-        with be.con.cursor() as cur:
-            cur.execute(f"SET ROLE {READER_ROLE}")
-            cur.execute("SET default_transaction_read_only = on")
-            cur.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
-        be.con.commit()
-        # A model dropped without close() (a test, a failed page) still releases its connection.
-        weakref.finalize(be, be.con.close)
-        return be
+        return reader_backend(self.url, self.schema)
 
     def __repr__(self) -> str:
         return f"PgSource({str(self.root)!r}, {redact(self.url)!r}, {self.schema!r})"
+
+
+def reader_backend(url: str, schema: str) -> Any:
+    """A new Ibis backend on a read-only connection in ``schema``: the reader role,
+    ``default_transaction_read_only`` and the `STATEMENT_TIMEOUT_MS`."""
+    be = ibis.postgres.connect(**_connect_kwargs(url), schema=schema)
+    with be.con.cursor() as cur:
+        cur.execute(f"SET ROLE {READER_ROLE}")
+        cur.execute("SET default_transaction_read_only = on")
+        cur.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+    be.con.commit()
+    # A model dropped without close() (a test, a failed page) still releases its connection.
+    weakref.finalize(be, be.con.close)
+    return be
 
 
 _PUBLISH_LOCK = threading.Lock()

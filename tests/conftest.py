@@ -20,7 +20,13 @@ def _isolated(
     # the review state (data/state.py) of each test in its own SQLite file, never the user's
     monkeypatch.setenv("TIEOUT_STATE", f"sqlite:///{tmp_path_factory.mktemp('state')}/r.sqlite")
     # set by the CLI (reading choices, the backend), never inherited from the developer's shell
-    for name in ("TIEOUT_DECIMAL", "TIEOUT_DATE_ORDER", "TIEOUT_MAPPING", "TIEOUT_BACKEND"):
+    for name in (
+        "TIEOUT_DECIMAL",
+        "TIEOUT_DATE_ORDER",
+        "TIEOUT_MAPPING",
+        "TIEOUT_BACKEND",
+        "TIEOUT_SOURCE_SCHEMA",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
     clear_sources()
