@@ -52,6 +52,18 @@ PERIOD_PRESETS = (
 #: (which has nothing before it to compare with). See `DomainModel.opening_period`.
 OPENING_PRESETS = ("Last full quarter", "Last full month")
 
+#: What the "prev" figures of a page, `tieout kpis` and `tieout export` are computed over
+#: (`DomainModel.compare`, `DomainModel.compared_period`): the equally long window just before
+#: the period, or the same dates one year earlier.
+COMPARISONS = ("previous_period", "same_period_last_year")
+
+
+def year_earlier(day: dt.date) -> dt.date:
+    """The same date one year earlier; Feb 29 becomes Feb 28 (the year before has none)."""
+    if day.month == 2 and day.day == 29:
+        return dt.date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
 
 def preset_period(name: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """The (start, end) of preset ``name`` for data from ``first`` to ``last``."""
@@ -88,7 +100,8 @@ class DomainModel(param.Parameterized):
     FILTERS: ClassVar[dict[str, str]] = {}
     #: Other parameters whose change recomputes the outputs (tolerances, model choices); a
     #: setting's name in a link is its own, on the command line with hyphens (``--abs-tol``).
-    SETTINGS: ClassVar[tuple[str, ...]] = ()
+    #: Every domain has ``compare``: a subclass lists ``(..., *DomainModel.SETTINGS)``.
+    SETTINGS: ClassVar[tuple[str, ...]] = ("compare",)
     #: DataFrame outputs that are properties worked out on first read, not parameters.
     LAZY_OUTPUTS: ClassVar[tuple[str, ...]] = ()
 
@@ -113,8 +126,13 @@ class DomainModel(param.Parameterized):
         doc="Last day present in the data.",
     )
     kpis = param.Dict(default={}, precedence=-1, doc="The KPI dict of KPI_DEFINITIONS.md.")
+    compare = param.Selector(
+        default="previous_period",
+        objects=list(COMPARISONS),
+        doc="What the period is compared with: the previous period or the same period last year.",
+    )
     kpis_prev = param.Dict(
-        default={}, precedence=-1, doc="The same KPIs over the equally long period just before."
+        default={}, precedence=-1, doc="The same KPIs over the compared period (compare)."
     )
     computations = param.Integer(
         default=0, precedence=-1, doc="How many times outputs were computed."
@@ -222,14 +240,33 @@ class DomainModel(param.Parameterized):
         days = (end - start).days + 1
         return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
 
+    def compared_period(self) -> tuple[dt.date, dt.date]:
+        """The window every "prev" figure is computed over, as ``compare`` chooses: the previous
+        period (`previous_period`), or the same dates one year earlier (Feb 29 as Feb 28).
+
+        A period longer than a year has no same period last year (it would overlap the period
+        itself): the window is then empty (it ends the day before it starts), so the "prev"
+        figures count nothing and `comparison` says why.
+        """
+        if self.compare == "previous_period":
+            return self.previous_period()
+        start, end = self.period()
+        p_start, p_end = year_earlier(start), year_earlier(end)
+        if p_end >= start:
+            return p_start, p_start - dt.timedelta(days=1)
+        return p_start, p_end
+
     def comparison(self) -> dict[str, Any]:
         """What the cards compare with, in words (`models.presentation.comparison`): its name
-        (``previous quarter``), dates, and whether the data covers none, part or all of it."""
+        (``previous quarter``, ``same period last year``), dates, and whether the data covers
+        none, part or all of it."""
         from models.presentation import comparison
 
         start, end = self.period()
-        p_start, p_end = self.previous_period()
-        return comparison(start, end, p_start, p_end, self.data_start, self.data_end)
+        p_start, p_end = self.compared_period()
+        return comparison(
+            start, end, p_start, p_end, self.data_start, self.data_end, compare=self.compare
+        )
 
     def _refresh(self, *events: Any) -> None:
         outputs = self.compute()

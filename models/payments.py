@@ -266,7 +266,7 @@ class PaymentsModel(DomainModel):
 
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
-        p_start, p_end = self.previous_period()
+        p_start, p_end = self.compared_period()
         a_start = end - dt.timedelta(days=CHURN_WINDOW_DAYS - 1)
         b_start = end - dt.timedelta(days=2 * CHURN_WINDOW_DAYS - 1)
         b_end = a_start - dt.timedelta(days=1)

@@ -296,6 +296,9 @@ CODES: dict[str, str] = {
     "owner": "Owner",
     "prepared": "Prepared",
     "approved": "Approved",
+    # what the period is compared with (DomainModel.compare)
+    "previous_period": "Previous period",
+    "same_period_last_year": "Same period last year",
 }
 
 #: Columns whose values are codes: shown by `code_label`.
@@ -423,25 +426,47 @@ def period_text(start: Any, end: Any) -> str:
 
 
 def comparison(
-    start: Any, end: Any, p_start: Any, p_end: Any, first: Any, last: Any
+    start: Any,
+    end: Any,
+    p_start: Any,
+    p_end: Any,
+    first: Any,
+    last: Any,
+    compare: str = "previous_period",
 ) -> dict[str, Any]:
     """How the cards name what they compare with: the period ``start..end`` against
-    ``p_start..p_end`` (the equally long window just before it), for data from ``first`` to
-    ``last``.
+    ``p_start..p_end`` (`DomainModel.compared_period`), for data from ``first`` to ``last``.
+
+    ``compare``: ``previous_period`` (the equally long window just before the period) or
+    ``same_period_last_year`` (the same dates a year earlier; an empty window, one that ends
+    before it starts, for a period longer than a year, which has none).
 
     Returns ``name`` (``previous quarter`` when the compared window is exactly one, else
-    ``previous 30 days``), ``coverage`` (``all``, ``part`` or ``none`` of it in the data),
-    ``short`` (after a change on a card: ``vs previous quarter``), ``missing`` (a card with
-    nothing to compare: ``no data for the previous quarter``), ``tooltip`` and ``caption``
-    (one line above the cards naming both periods).
+    ``previous 30 days``; ``same period last year``), ``coverage`` (``all``, ``part`` or
+    ``none`` of it in the data), ``short`` (after a change on a card: ``vs previous quarter``),
+    ``missing`` (a card with nothing to compare: ``no data for the previous quarter``),
+    ``tooltip`` and ``caption`` (one line above the cards naming both periods).
     """
-    cal = _calendar(p_start, p_end)
-    days = (p_end - p_start).days + 1
-    name = (
-        f"previous {cal[0]}"
-        if cal
-        else ("previous day" if days == 1 else f"previous {days:,} days")
-    )
+    if compare == "same_period_last_year":
+        name = "same period last year"
+        if p_end < p_start:  # a period longer than a year: its year back overlaps it
+            return {
+                "name": name,
+                "coverage": "none",
+                "short": f"vs {name}",
+                "missing": f"no {name} (the period is over a year)",
+                "tooltip": f"A period longer than a year has no {name} to compare with.",
+                "caption": f"{period_text(start, end)}: a period longer than a year has no "
+                f"{name} to compare with",
+            }
+    else:
+        cal = _calendar(p_start, p_end)
+        days = (p_end - p_start).days + 1
+        name = (
+            f"previous {cal[0]}"
+            if cal
+            else ("previous day" if days == 1 else f"previous {days:,} days")
+        )
     if first is None or p_end < first or (last is not None and p_start > last):
         coverage = "none"
     elif p_start < first:

@@ -46,7 +46,7 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
 
     domain = "reconciliation"
     FILTERS: ClassVar[dict[str, str]] = {"channels": "channel", "campaigns": "campaign"}
-    SETTINGS = ("abs_tol", "rel_tol", "timing_days", "anomaly_threshold")
+    SETTINGS = ("abs_tol", "rel_tol", "timing_days", "anomaly_threshold", *DomainModel.SETTINGS)
 
     channels = param.ListSelector(default=[], objects=[], doc="Marketing channels to include.")
     campaigns = param.ListSelector(default=[], objects=[], doc="Campaigns to include.")
@@ -200,7 +200,7 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
     # -- computation --------------------------------------------------------------------------
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
-        p_start, p_end = self.previous_period()
+        p_start, p_end = self.compared_period()
         camps = self._passing()
         # the exceptions of this state, read from `exceptions` when (if ever) they are wanted
         self._exceptions, self._exceptions_for = None, (camps, self._order_values(start, end))

@@ -199,7 +199,8 @@ class ReviewSession:
         return review.snapshot(
             m.period(),
             m.filters(),
-            {s: getattr(m, s) for s in m.SETTINGS},
+            # the comparison choice changes no signed figure (only what the cards compare with)
+            {s: getattr(m, s) for s in m.SETTINGS if s != "compare"},
             m.input_digests(),
             m.kpis,
             m.bridge,

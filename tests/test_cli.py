@@ -40,7 +40,7 @@ def test_kpis_json_shape(root: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"domain", "period", "filters", "kpis", "tables"}
     assert out["period"] == {"start": "2025-02-01", "end": "2025-02-28"}
-    assert out["filters"] == {"segments": ["SMB"]}
+    assert out["filters"] == {"segments": ["SMB"], "compare": "previous_period"}
     assert out["kpis"]["gpv"] == 60.0 and out["kpis"]["attempts"] == 4
     assert out["tables"]["declines"][0].keys() == {"decline_reason", "channel", "count"}
 
