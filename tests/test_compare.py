@@ -355,3 +355,33 @@ def test_the_compare_flag_equals_the_model(
         main([*args, "--compare", "last_decade"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_every_page_has_the_choice_and_its_cards_follow_it(tmp_path: Path) -> None:
+    """*Compare with* in each domain's sidebar; the cards' line changes with it even when the
+    compared figures do not (payments opens on all its data: nothing before it, and no last year,
+    so both comparisons give the same zero figures)."""
+    import panel as pn
+    from bokeh.document import Document
+    from pyviz_comms import Comm
+
+    from app.main import create_app
+    from data.engine import open_source
+
+    root = payments_root(tmp_path, last_year=False)
+    write_tables(root, "influencer", influencer_tiny.tables())
+    write_tables(root, "reconciliation", recon_tiny.tables())
+    app = create_app(open_source(root))
+    for page in ("payments", "influencer", "reconciliation"):
+        app.tieout_nav.value = page
+        app.main[0].get_root(Document(), Comm())
+        view = app.tieout_pages[page][0]
+        (choice,) = [w for w in view.filters.select(pn.widgets.Select) if w.name == "Compare with"]
+        assert choice.options == {
+            "Previous period": "previous_period",
+            "Same period last year": LAST_YEAR,
+        }
+        assert "same period last year" not in view.cards.object
+        choice.value = LAST_YEAR
+        assert view.model.compare == LAST_YEAR
+        assert "no data for the same period last year" in view.cards.object, page

@@ -44,7 +44,9 @@ class SafeMultiChoice(pn.widgets.MultiChoice):
 
 
 def period_widgets(model: Any) -> list[Any]:
-    """From and To pickers, the period presets and *Clear filters*, for a page's sidebar."""
+    """From and To pickers, the period presets and *Clear filters*, and what the period is
+    compared with (*Compare with*: previous period or same period last year), for a page's
+    sidebar."""
     from models.base import PERIOD_PRESETS
 
     presets = pn.widgets.MenuButton(
@@ -61,6 +63,12 @@ def period_widgets(model: Any) -> list[Any]:
         ),
         pn.widgets.DatePicker.from_param(model.param.end, name="To", sizing_mode="stretch_width"),
         pn.Row(presets, clear, sizing_mode="stretch_width"),
+        pn.widgets.Select.from_param(
+            model.param.compare,
+            name="Compare with",
+            options={presentation.code_label(v): v for v in model.param.compare.objects},
+            sizing_mode="stretch_width",
+        ),
     ]
 
 
@@ -230,10 +238,16 @@ CARDS_CSS = """
 
 
 def cards_html(
-    specs: list[tuple[str, bool]], kpis: dict[str, Any], prev: dict[str, Any], model: Any = None
+    specs: list[tuple[str, bool]],
+    kpis: dict[str, Any],
+    prev: dict[str, Any],
+    model: Any = None,
+    computations: int = 0,
 ) -> str:
     """A row of cards from (KPI key, good when up) specs, under one line naming the period and
-    what it is compared with (``model.comparison()``)."""
+    what it is compared with (``model.comparison()``). ``computations``: the model's count,
+    bound by the pages so the line follows every change (another comparison whose figures are
+    equal, all zero before the data, sends no new ``kpis_prev``)."""
     compared = None
     caption = ""
     if model is not None:

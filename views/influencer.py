@@ -228,7 +228,7 @@ class InfluencerView(pn.viewable.Viewer):
             return live_plot(share_plot, m.param.shares, dim)
 
         self.cards = pn.pane.HTML(
-            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m, m.param.computations),
             sizing_mode="stretch_width",
         )
         overview = pn.Column(
@@ -254,7 +254,12 @@ class InfluencerView(pn.viewable.Viewer):
         full = bound_table(m, "by_influencer", header_filters=True)
         influencers = pn.Column(
             pn.pane.HTML(
-                pn.bind(self._influencer_cards, m.param.page_kpis, m.param.page_kpis_prev),
+                pn.bind(
+                    self._influencer_cards,
+                    m.param.page_kpis,
+                    m.param.page_kpis_prev,
+                    m.param.computations,
+                ),
                 sizing_mode="stretch_width",
             ),
             pn.Row(
@@ -289,8 +294,8 @@ class InfluencerView(pn.viewable.Viewer):
             "influencer's payment terms.\n\n" + "\n\n".join(esc(x) for x in warnings)
         )
 
-    def _influencer_cards(self, kpis: dict[str, Any], prev: dict[str, Any]) -> str:
-        return cards_html(INFLUENCER_CARDS, kpis, prev, self.model)
+    def _influencer_cards(self, kpis: dict[str, Any], prev: dict[str, Any], n: int = 0) -> str:
+        return cards_html(INFLUENCER_CARDS, kpis, prev, self.model, n)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

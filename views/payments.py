@@ -229,7 +229,7 @@ class PaymentsView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.cards = cards = pn.pane.HTML(  # a named handle for tests and callers
-            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m, m.param.computations),
             sizing_mode="stretch_width",
         )
         trend = live_plot(

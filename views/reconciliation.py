@@ -315,7 +315,7 @@ class ReconciliationView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.cards = pn.pane.HTML(
-            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m),
+            pn.bind(cards_html, CARDS, m.param.kpis, m.param.kpis_prev, m, m.param.computations),
             sizing_mode="stretch_width",
         )
         #: The tables of the page by output name (named handles, not positions in the layout).
