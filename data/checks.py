@@ -384,6 +384,9 @@ def _parse_when(t: ir.StringValue, dayfirst: bool | None, dialect: str) -> ir.Ti
 
     # d/m/y or m/d/y, with the times of `_TIMES` (12-hour: 1-12 with AM/PM)
     a, b, year = num(_DMY_FIELDS, 1), num(_DMY_FIELDS, 2), num(_DMY_FIELDS, 3)
+    # a two-digit year as DuckDB's %y reads it: 00-68 in the 2000s, 69-99 in the 1900s
+    two_digit = t.re_extract(_DMY_FIELDS, 3).length() == 2
+    year = ibis.ifelse(two_digit, year + ibis.ifelse(year < 69, 2000, 1900), year)
     hh, mi, ss = (num(_DMY_FIELDS, g).fill_null(0) for g in (4, 5, 6))
     ampm = t.re_extract(_DMY_FIELDS, 7).nullif("").upper()
     clock = ibis.ifelse(ampm.isnull(), hh <= 23, hh.between(1, 12)) & (mi <= 59) & (ss <= 59)
@@ -404,7 +407,7 @@ def _parse_when(t: ir.StringValue, dayfirst: bool | None, dialect: str) -> ir.Ti
 def _formats(dayfirst: bool | None) -> list[str]:
     dates = []
     for sep in ("/", ".", "-"):
-        for year in ("%Y", "%y"):
+        for year in ("%y", "%Y"):  # "25" as 2025 (%Y would read it as year 25)
             if dayfirst is not False:
                 dates.append(f"%d{sep}%m{sep}{year}")
             if dayfirst is not True:

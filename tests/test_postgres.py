@@ -325,6 +325,7 @@ WHEN_TEXTS = [
     *("12/01/2025 12:00 AM", "12/01/2025 12:30 PM", "31/01.2025", "31/02/2025", "29/02/2024"),
     *("29/02/1900", "29/02/2000", "31/01/2025 24:00", "31/01/2025T14:05", "31/01/2025 14:5"),
     *("31/01/2025  14:05", "31/01/2025 0:05 AM", "1/1/2025 1:05:07 am", "13/13/2025", "x", ""),
+    *("01/05/68", "01/05/69", "31/12/99", "01/05/0025"),
 ]
 
 
@@ -345,3 +346,7 @@ def test_dates_read_the_same_on_both_engines(dayfirst: bool | None, pg_cluster: 
         be.disconnect()
     assert got["postgres"].notna().sum() > 20
     pd.testing.assert_series_equal(got["postgres"], got["duckdb"], check_dtype=False)
+    # two-digit years as %y reads them (00-68: 2000s, 69-99: 1900s); "25" was once year 25
+    day_month = (1, 5) if dayfirst is not False else (5, 1)
+    assert got["duckdb"]["01/05/25"] == pd.Timestamp(2025, day_month[1], day_month[0])
+    assert got["duckdb"]["01/05/68"].year == 2068 and got["duckdb"]["01/05/69"].year == 1969
