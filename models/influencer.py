@@ -3,7 +3,9 @@
 Queries read the marts of `data.marts` (``inf_sales``, ``inf_posts``, ``inf_payments``,
 ``inf_credit``). One change runs at most four small queries (sales by influencer x brand x product
 x campaign x platform for the period and the previous one; sales by day; passing posts; credit
-under the chosen attribution model) and everything else is pandas on their small results.
+under the chosen attribution model). Everything else works on their small results as numpy
+columns (`Columns`): a few thousand rows, where each pandas operation would cost more than
+its arithmetic.
 
 Cost is a ledger of integer cents, each row dated and tagged with influencer, brand, product,
 campaign and platform, so every filter applies to cost as it does to revenue:
@@ -19,6 +21,7 @@ campaign and platform, so every filter applies to cost as it does to revenue:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
@@ -75,6 +78,79 @@ def grain_for(days: int) -> str:
     if days <= 731:
         return "week"
     return "month"
+
+
+#: A frame as its numpy columns: the computation after the queries works on these (a few
+#: thousand rows), since a pandas operation costs far more than the arithmetic at this size.
+Columns = dict[str, np.ndarray]
+LEDGER_TEXT = ("influencer_id", "brand", "product", "campaign", "platform")
+
+
+def _columns(frame: pd.DataFrame) -> Columns:
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def _take(cols: Columns, rows: np.ndarray) -> Columns:
+    return {c: v[rows] for c, v in cols.items()}
+
+
+def _isin(values: np.ndarray, chosen: list[Any]) -> np.ndarray:
+    """``values`` (text, missing values never pass) is one of ``chosen``."""
+    return pd.Series(values, dtype=object, copy=False).isin(chosen).to_numpy()
+
+
+def _datetimes(values: pd.Series) -> np.ndarray:
+    """Dates or timestamps as datetime64[ns] (``pd.to_datetime`` only when they are not already
+    datetimes: it looks at each value of a short column)."""
+    if values.dtype.kind == "M":
+        return values.to_numpy().astype("datetime64[ns]")
+    return pd.to_datetime(values).to_numpy().astype("datetime64[ns]")
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` in order (missing ones left out) and the sum of ``values`` for
+    each, as int64: what ``groupby(keys).sum()`` gives."""
+    codes, uniques = pd.factorize(keys, sort=True)
+    ok = codes >= 0
+    sums = np.zeros(len(uniques), dtype=np.int64)
+    np.add.at(sums, codes[ok], np.asarray(values, dtype=np.int64)[ok])
+    return np.asarray(uniques, dtype=object), sums
+
+
+def _weights(sales: Columns) -> pd.DataFrame:
+    """Each influencer's Influenced revenue by brand x product in each period."""
+    infl = sales["attribution_type"] == "Influenced"
+    keys = ["cur", "influencer_id", "brand", "product"]
+    frame = pd.DataFrame({k: sales[k][infl] for k in (*keys, "revenue_cents")})
+    return frame.groupby(keys, as_index=False)["revenue_cents"].sum()
+
+
+def split_amounts(key: np.ndarray, amount: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """`models.kpi.split_cents` on arrays: per ``key``, the group's integer ``amount`` (same on
+    every row) split over its rows pro rata to integer ``weight`` by largest remainder (ties:
+    earlier row); the same parts, without a DataFrame."""
+    n = len(key)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    amt, w = np.asarray(amount, dtype=np.int64), np.asarray(weight, dtype=np.int64)
+    if np.abs(amt).max() * np.abs(w).max() >= 2**62:  # int64 would overflow: the exact path
+        parts = pd.DataFrame({"k": key, "a": amt, "w": w})
+        return split_cents(parts, "k", "a", "w").to_numpy(np.int64)
+    codes, uniques = pd.factorize(key)
+    groups = len(uniques)
+    tot = np.zeros(groups, dtype=np.int64)
+    np.add.at(tot, codes, w)
+    safe = np.where(tot == 0, 1, tot)[codes]
+    exact = amt * w  # numpy's // and % floor like Python's
+    q, r = exact // safe, exact % safe
+    given = np.zeros(groups, dtype=np.int64)
+    np.add.at(given, codes, q)
+    left = amt - given[codes]
+    order = np.lexsort((np.arange(n), -r, codes))  # by group, largest remainder, then row
+    first = np.cumsum(np.bincount(codes, minlength=groups)) - np.bincount(codes, minlength=groups)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - first[codes[order]]
+    return q + (rank < left).astype(np.int64)
 
 
 class InfluencerModel(DomainModel):
@@ -136,6 +212,7 @@ class InfluencerModel(DomainModel):
                 tier=tier_of(inf.follower_count),
             )
         )
+        self._info = self._influencers.set_index("influencer_id")
         opts = be.execute(
             self._sales.select("brand", "product", "platform", "category", "tier").distinct()
         )
@@ -207,14 +284,6 @@ class InfluencerModel(DomainModel):
         choices = {f: [str(v) for v in getattr(self, f)] for f in filters if getattr(self, f)}
         return self._query(name, build, (tuple(sorted(choices)), key), **values, **choices)
 
-    def _pandas_filtered(self, df: pd.DataFrame) -> pd.DataFrame:
-        keep = np.ones(len(df), dtype=bool)
-        if self.brands:
-            keep &= df["brand"].isin(self.brands).to_numpy()
-        if self.products:
-            keep &= df["product"].isin(self.products).to_numpy()
-        return df[keep]
-
     def compute(self) -> dict[str, Any]:
         start, end = self.period()
         p_start, p_end = self.compared_period()
@@ -252,16 +321,19 @@ class InfluencerModel(DomainModel):
             payments = self._run("payments", rows_q(self._payments), tuple(SALE_FILTERS), **period)
             payments["cur"] = payments["day"] >= pd.Timestamp(start)
 
-        ledger = self._pandas_filtered(self._ledger(sales, posts, payments))
-        passing = self._pandas_filtered(sales)
-        cur_sales, prev_sales = passing[passing["cur"]], passing[~passing["cur"]]
-        cur_posts, prev_posts = posts[posts["cur"]], posts[~posts["cur"]]
-        cur_cost, prev_cost = ledger[ledger["cur"]], ledger[~ledger["cur"]]
+        s = _columns(sales)
+        p = _columns(posts)
+        cost = self._ledger(s, posts, payments)
+        cost = _take(cost, self._passes(cost))
+        passing = _take(s, self._passes(s))
+        cur_sales, prev_sales = _take(passing, passing["cur"]), _take(passing, ~passing["cur"])
+        cur_posts, prev_posts = _take(p, p["cur"]), _take(p, ~p["cur"])
+        cur_cost, prev_cost = _take(cost, cost["cur"]), _take(cost, ~cost["cur"])
 
         kpis = self._kpis(cur_sales, cur_posts, cur_cost)
         kpis_prev = self._kpis(prev_sales, prev_posts, prev_cost)
         credited = self._credited(cur_sales, start, end)
-        by_inf = self._by_influencer(cur_sales, cur_posts, cur_cost, credited, kpis)
+        by_inf = self._by_influencer(cur_sales, cur_posts, cur_cost, credited)
         top = by_inf[by_inf["revenue"] > 0].sort_values("revenue", ascending=False).head(10)
         worst = by_inf[by_inf["roi_pct"].notna() & (by_inf["roi_pct"] < 0)]
         worst = worst.sort_values("roi_pct").head(10)
@@ -271,7 +343,7 @@ class InfluencerModel(DomainModel):
             "kpis_prev": kpis_prev,
             "page_kpis": self._page_kpis(kpis),
             "page_kpis_prev": self._page_kpis(kpis_prev),
-            "trend": self._trend(start, end, cur_posts, cur_cost, grain),
+            "trend": self._trend(start, end, cur_cost, grain),
             "trend_grain": grain,
             "shares": {
                 dim: self._share(cur_sales, cur_cost, dim)
@@ -283,108 +355,117 @@ class InfluencerModel(DomainModel):
             "worst_influencers": worst.reset_index(drop=True),
         }
 
+    def _passes(self, cols: Columns) -> np.ndarray:
+        """Rows whose brand and product pass the brand and product filters (applied here, not
+        in SQL: the cost split needs every brand's and product's revenue)."""
+        keep = np.ones(len(cols["brand"]), dtype=bool)
+        if self.brands:
+            keep &= _isin(cols["brand"], self.brands)
+        if self.products:
+            keep &= _isin(cols["product"], self.products)
+        return keep
+
     # -- cost ledger ------------------------------------------------------------------------
     def _ledger(
-        self, sales: pd.DataFrame, posts: pd.DataFrame, payments: pd.DataFrame | None
-    ) -> pd.DataFrame:
+        self, sales: Columns, posts: pd.DataFrame, payments: pd.DataFrame | None
+    ) -> Columns:
         """Every cost in cents with its period flag, influencer, brand, product, campaign,
-        platform and day (commissions carry no day: the trend reads them by day from SQL)."""
-        cols = [
-            "cur",
-            "influencer_id",
-            "brand",
-            "product",
-            "campaign",
-            "platform",
-            "day",
-            "kind",
-            "cost_cents",
-        ]
+        platform and day, and whether it is dated (commissions carry no day: the trend reads
+        them by day from SQL)."""
         parts = []
-        com = sales[(sales["commission_cents"] > 0)]
-        if len(com):
+        com = sales["commission_cents"] > 0
+        if com.any():
             parts.append(
-                com.assign(day=pd.NaT, kind="commission", cost_cents=com["commission_cents"])
+                {
+                    **{k: sales[k][com] for k in ("cur", *LEDGER_TEXT)},
+                    "day": np.full(int(com.sum()), np.datetime64("NaT"), dtype="datetime64[ns]"),
+                    "dated": np.zeros(int(com.sum()), dtype=bool),
+                    "cost_cents": sales["commission_cents"][com],
+                }
             )
-        infl = sales[sales["attribution_type"] == "Influenced"]
         # Weights: each influencer's Influenced revenue by brand x product in each period.
-        w = infl.groupby(["cur", "influencer_id", "brand", "product"], as_index=False)[
-            "revenue_cents"
-        ].sum()
-        fees = posts[posts["fee_cents"] > 0]
+        w = _weights(sales)
+        fees = posts[posts["fee_cents"].to_numpy() > 0]
         if len(fees):
             parts.append(
-                self._split(
-                    fees, w, ["cur", "influencer_id", "brand"], "fee_cents", "post_fee", "post_id"
-                )
+                self._split(fees, w, ["cur", "influencer_id", "brand"], "fee_cents", "post_id")
             )
         if payments is not None and len(payments):
-            pay = payments[payments["amount_cents"] > 0].assign(
-                _pay=np.arange(int((payments["amount_cents"] > 0).sum())), campaign=None
-            )
-            parts.append(
-                self._split(pay, w, ["cur", "influencer_id"], "amount_cents", "payment", "_pay")
-            )
+            pay = payments[payments["amount_cents"].to_numpy() > 0]
+            pay = pay.assign(_pay=np.arange(len(pay)), campaign=None)
+            if len(pay):
+                parts.append(self._split(pay, w, ["cur", "influencer_id"], "amount_cents", "_pay"))
         if not parts:
-            return pd.DataFrame(columns=cols).astype({"cur": bool, "cost_cents": np.int64})
-        text = dict.fromkeys(("influencer_id", "brand", "product", "campaign", "platform"), object)
-        typed = [
-            p_[cols]
-            .astype({**text, "cur": bool, "cost_cents": np.int64})
-            .assign(day=pd.to_datetime(p_["day"]).astype("datetime64[ns]"))
-            for p_ in parts
-        ]
-        out = pd.concat(typed, ignore_index=True)
-        return out
+            empty = np.array([], dtype=object)
+            return {
+                "cur": np.array([], dtype=bool),
+                **dict.fromkeys(LEDGER_TEXT, empty),
+                "day": np.array([], dtype="datetime64[ns]"),
+                "dated": np.array([], dtype=bool),
+                "cost_cents": np.array([], dtype=np.int64),
+            }
+        return {
+            k: np.concatenate([p_[k] for p_ in parts])
+            for k in ("cur", *LEDGER_TEXT, "day", "dated", "cost_cents")
+        }
 
     @staticmethod
     def _split(
-        items: pd.DataFrame,
-        weights: pd.DataFrame,
-        on: list[str],
-        amount: str,
-        kind: str,
-        item_key: str,
-    ) -> pd.DataFrame:
+        items: pd.DataFrame, weights: pd.DataFrame, on: list[str], amount: str, item_key: str
+    ) -> Columns:
         """Split each item's amount over the brand/product rows of ``weights`` matching ``on``;
         items without weight stay whole with no product (and no brand if ``on`` has none)."""
-        drop = [c for c in ("brand", "product") if c not in on and c in items.columns]
-        m = items.drop(columns=drop).merge(weights, on=on, how="left")
-        has = m["revenue_cents"].fillna(0) > 0
-        split = m[has].copy()
-        if len(split):
-            split["revenue_cents"] = split["revenue_cents"].astype(np.int64)
-            split["cost_cents"] = split_cents(split, item_key, amount, "revenue_cents")
-        whole = m[~has].drop_duplicates(item_key).copy()
-        whole["product"] = None
-        if "brand" not in on:
-            whole["brand"] = None
-        whole["cost_cents"] = whole[amount]
-        out = pd.concat([split, whole], ignore_index=True)
-        out["kind"] = kind
-        for c in ("campaign", "platform", "day"):
-            if c not in out.columns:
-                out[c] = None
-        return out
+        carry = [c for c in ("campaign", "platform", "day") if c in items.columns]
+        m = items[[*on, item_key, amount, *carry]].merge(weights, on=on, how="left")
+        n = len(m)
+        weight = m["revenue_cents"].to_numpy(dtype=np.float64, na_value=0)
+        has = weight > 0
+        key = m[item_key].to_numpy()
+        amt = m[amount].to_numpy(dtype=np.int64)
+        cost = amt.copy()
+        cost[has] = split_amounts(key[has], amt[has], weight[has].astype(np.int64))
+        # each item with a weightless row also stays whole, once (its first such row)
+        loose = np.flatnonzero(~has)
+        whole = np.zeros(n, dtype=bool)
+        whole[loose[~pd.Series(key[loose]).duplicated().to_numpy()]] = True
+        rows = has | whole
+        none = np.full(n, None, dtype=object)
+        return {
+            "cur": m["cur"].to_numpy(dtype=bool)[rows],
+            "influencer_id": m["influencer_id"].to_numpy(dtype=object)[rows],
+            "brand": np.where(has | ("brand" in on), m["brand"].to_numpy(dtype=object), none)[rows],
+            "product": np.where(has, m["product"].to_numpy(dtype=object), none)[rows],
+            **{
+                c: (m[c].to_numpy(dtype=object) if c in m.columns else none)[rows]
+                for c in ("campaign", "platform")
+            },
+            "day": (
+                _datetimes(m["day"])
+                if "day" in m.columns
+                else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+            )[rows],
+            "dated": np.ones(int(rows.sum()), dtype=bool),
+            "cost_cents": cost[rows],
+        }
 
     # -- outputs --------------------------------------------------------------------------
-    def _kpis(self, sales: pd.DataFrame, posts: pd.DataFrame, cost: pd.DataFrame) -> dict:
+    def _kpis(self, sales: Columns, posts: Columns, cost: Columns) -> dict:
         infl = sales["attribution_type"] == "Influenced"
         rev_total = int(sales["revenue_cents"].sum())
-        rev_infl = int(sales.loc[infl, "revenue_cents"].sum())
+        rev_infl = int(sales["revenue_cents"][infl].sum())
         payout = int(cost["cost_cents"].sum())
         gross = gross_cents(rev_infl, self.cogs)
         net = gross - payout
         reach = int(posts["reach"].sum())
         active = set(posts["influencer_id"]) | set(
-            sales.loc[infl & (sales["sales"] > 0), "influencer_id"]
+            sales["influencer_id"][infl & (sales["sales"] > 0)]
         )
         return {
             "revenue_total": money(rev_total),
             "revenue_influenced": money(rev_infl),
             "revenue_organic": money(rev_total - rev_infl),
             "orders_total": int(sales["orders"].sum()),
-            "orders_influenced": int(sales.loc[infl, "orders"].sum()),
+            "orders_influenced": int(sales["orders"][infl].sum()),
             "payout": money(payout),
             "gross_profit": money(gross),
             "net_profit": money(net),
@@ -394,7 +475,7 @@ class InfluencerModel(DomainModel):
             "engagement_rate_pct": pct(
                 int(posts["likes"].sum()) + int(posts["comments"].sum()), reach
             ),
-            "posts": len(posts),
+            "posts": len(posts["post_id"]),
             "reach": reach,
             "active_influencers": len(active),
         }
@@ -406,13 +487,14 @@ class InfluencerModel(DomainModel):
         per = (kpis["revenue_influenced"] / n).quantize(Decimal("0.01")) if n else None
         return {**kpis, "revenue_per_influencer": per}
 
-    def _credited(self, sales: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Series:
+    def _credited(self, sales: Columns, start: dt.date, end: dt.date) -> pd.Series:
         """Influenced revenue (cents) credited to each influencer under the chosen model; the
         parts add up exactly to the passing Influenced revenue."""
-        infl = sales[sales["attribution_type"] == "Influenced"]
-        own = infl.groupby("influencer_id")["revenue_cents"].sum()
+        infl = sales["attribution_type"] == "Influenced"
+        ids, sums = _sum_by(sales["influencer_id"][infl], sales["revenue_cents"][infl])
+        own = pd.Series(sums, index=pd.Index(ids, name="influencer_id"), dtype=np.int64)
         if self.attribution == "last_touch" or own.empty:
-            return own.astype(np.int64)
+            return own
 
         def build(start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
             c = self._sql_filtered(self._credit, ch)
@@ -426,57 +508,61 @@ class InfluencerModel(DomainModel):
         return pd.Series(parts, index=credit["credited"].to_numpy(), dtype=np.int64)
 
     def _by_influencer(
-        self,
-        sales: pd.DataFrame,
-        posts: pd.DataFrame,
-        cost: pd.DataFrame,
-        credited: pd.Series,
-        kpis: dict[str, Any],
+        self, sales: Columns, posts: Columns, cost: Columns, credited: pd.Series
     ) -> pd.DataFrame:
-        infl = sales[sales["attribution_type"] == "Influenced"]
-        g = pd.DataFrame(index=pd.Index([], name="influencer_id"))
-        g = g.join(
-            posts.groupby("influencer_id").agg(
-                posts=("post_id", "count"),
-                reach=("reach", "sum"),
-                likes=("likes", "sum"),
-                comments=("comments", "sum"),
-            ),
-            how="outer",
-        )
-        g = g.join(infl.groupby("influencer_id")["orders"].sum(), how="outer")
-        g = g.join(credited.rename("revenue_cents"), how="outer")
-        g = g.join(cost.groupby("influencer_id")["cost_cents"].sum(), how="outer")
-        g = g.fillna(0).astype(np.int64)
-        if g.empty:
+        infl = sales["attribution_type"] == "Influenced"
+        post_ids = posts["influencer_id"]
+        keys = [
+            post_ids,
+            sales["influencer_id"][infl],
+            credited.index.to_numpy(),
+            cost["influencer_id"],
+        ]
+        codes, ids = pd.factorize(np.concatenate(keys), sort=True)
+        if not len(ids):
             return pd.DataFrame(columns=BY_INFLUENCER_COLUMNS)
-        g = g.sort_index()
-        total_gross = gross_cents(int(g["revenue_cents"].sum()), self.cogs)
-        gross = apportion(g["revenue_cents"].to_numpy(), total_gross)
-        info = self._influencers.set_index("influencer_id")
-        out = pd.DataFrame({"influencer_id": g.index.astype(str)})
-        out["name"] = info["name"].reindex(g.index).to_numpy()
-        out["tier"] = info["tier"].reindex(g.index).to_numpy()
-        out["category"] = info["category"].reindex(g.index).to_numpy()
-        out["platform"] = info["platform"].reindex(g.index).to_numpy()
-        out["posts"] = g["posts"].to_numpy()
-        out["reach"] = g["reach"].to_numpy()
-        out["engagement_rate_pct"] = [
-            pct(lk + cm, r) for lk, cm, r in zip(g["likes"], g["comments"], g["reach"], strict=True)
-        ]
-        out["orders"] = g["orders"].to_numpy()
-        out["revenue"] = [money(int(v)) for v in g["revenue_cents"]]
-        out["payout"] = [money(int(v)) for v in g["cost_cents"]]
-        out["gross_profit"] = [money(int(v)) for v in gross]
-        net = gross - g["cost_cents"].to_numpy()
-        out["net_profit"] = [money(int(v)) for v in net]
-        out["roas"] = [
-            ratio(r, c) for r, c in zip(g["revenue_cents"], g["cost_cents"], strict=True)
-        ]
-        out["roi_pct"] = [pct(n, c) for n, c in zip(net, g["cost_cents"], strict=True)]
-        return out[BY_INFLUENCER_COLUMNS]
+        bounds = np.cumsum([0, *(len(k) for k in keys)])
+        part = [codes[a:b] for a, b in itertools.pairwise(bounds)]
 
-    def _share(self, sales: pd.DataFrame, cost: pd.DataFrame, dim: str) -> pd.DataFrame:
+        def total(i: int, values: np.ndarray) -> np.ndarray:
+            ok = part[i] >= 0
+            out = np.zeros(len(ids), dtype=np.int64)
+            np.add.at(out, part[i][ok], np.asarray(values, dtype=np.int64)[ok])
+            return out
+
+        n_posts = total(0, pd.notna(posts["post_id"]))
+        reach = total(0, posts["reach"])
+        likes, comments = total(0, posts["likes"]), total(0, posts["comments"])
+        orders = total(1, sales["orders"][infl])
+        revenue = total(2, credited.to_numpy())
+        paid = total(3, cost["cost_cents"])
+        total_gross = gross_cents(int(revenue.sum()), self.cogs)
+        gross = apportion(revenue, total_gross)
+        net = gross - paid
+        info = self._info.reindex(ids)
+        return pd.DataFrame(
+            {
+                "influencer_id": pd.Index(ids).astype(str),
+                "name": info["name"].to_numpy(),
+                "tier": info["tier"].to_numpy(),
+                "category": info["category"].to_numpy(),
+                "platform": info["platform"].to_numpy(),
+                "posts": n_posts,
+                "reach": reach,
+                "engagement_rate_pct": [
+                    pct(lk + cm, r) for lk, cm, r in zip(likes, comments, reach, strict=True)
+                ],
+                "orders": orders,
+                "revenue": money_column(revenue),
+                "payout": money_column(paid),
+                "gross_profit": money_column(gross),
+                "net_profit": money_column(net),
+                "roas": [ratio(r, c) for r, c in zip(revenue, paid, strict=True)],
+                "roi_pct": [pct(n, c) for n, c in zip(net, paid, strict=True)],
+            }
+        )
+
+    def _share(self, sales: Columns, cost: Columns, dim: str) -> pd.DataFrame:
         """Revenue, Influenced revenue, payout and net profit by ``dim``; rows add up to the
         KPI totals (gross profit split by Influenced revenue, largest remainder)."""
         cols = [
@@ -489,29 +575,34 @@ class InfluencerModel(DomainModel):
             "share",
         ]
         if dim == "source":
-            s = sales.assign(source=sales["attribution_type"])
-            c = cost.assign(source="Influenced")
+            s_val = sales["attribution_type"]
+            c_val = np.full(len(cost["cost_cents"]), "Influenced", dtype=object)
         else:
-            s, c = sales, cost
-        s_key = s[dim].astype(object).where(s[dim].notna(), NO_VALUE.get(dim, ORGANIC))
-        c_key = c[dim].astype(object).where(c[dim].notna(), UNALLOCATED)
-        infl = (s["attribution_type"] == "Influenced").to_numpy()
-        rev = s.groupby(s_key)["revenue_cents"].sum()
-        rev_i = s[infl].groupby(s_key[infl])["revenue_cents"].sum()
-        pay = c.groupby(c_key)["cost_cents"].sum()
-        keys = sorted(set(rev.index) | set(pay.index), key=str)
-        if not keys:
+            s_val, c_val = sales[dim], cost[dim]
+        s_key = np.where(pd.isna(s_val), NO_VALUE.get(dim, ORGANIC), s_val).astype(object)
+        c_key = np.where(pd.isna(c_val), UNALLOCATED, c_val).astype(object)
+        keys, codes = np.unique(np.concatenate([s_key, c_key]), return_inverse=True)
+        if not len(keys):
             return pd.DataFrame(columns=cols)
-        rev, rev_i, pay = (x.reindex(keys).fillna(0).astype(np.int64) for x in (rev, rev_i, pay))
-        gross = apportion(rev_i.to_numpy(), gross_cents(int(rev_i.sum()), self.cogs))
+        s_codes, c_codes = codes[: len(s_key)], codes[len(s_key) :]
+        infl = sales["attribution_type"] == "Influenced"
+        rev, rev_i, pay = (np.zeros(len(keys), dtype=np.int64) for _ in range(3))
+        np.add.at(rev, s_codes, sales["revenue_cents"])
+        np.add.at(rev_i, s_codes[infl], sales["revenue_cents"][infl])
+        np.add.at(pay, c_codes, cost["cost_cents"])
+        gross = apportion(rev_i, gross_cents(int(rev_i.sum()), self.cogs))
         total = int(rev.sum())
-        out = pd.DataFrame({dim: [str(k) for k in keys]})
-        out["revenue"] = [money(int(v)) for v in rev]
-        out["revenue_influenced"] = [money(int(v)) for v in rev_i]
-        out["payout"] = [money(int(v)) for v in pay]
-        out["gross_profit"] = [money(int(v)) for v in gross]
-        out["net_profit"] = [money(int(v)) for v in gross - pay.to_numpy()]
-        out["share"] = [ratio(int(v), total) for v in rev]
+        out = pd.DataFrame(
+            {
+                dim: [str(k) for k in keys],
+                "revenue": money_column(rev),
+                "revenue_influenced": money_column(rev_i),
+                "payout": money_column(pay),
+                "gross_profit": money_column(gross),
+                "net_profit": money_column(gross - pay),
+                "share": [ratio(int(v), total) for v in rev],
+            }
+        )
         if dim == "source":  # organic sales carry no influencer cost and no attributed profit
             organic = out["source"] == "Organic"
             out.loc[organic, ["gross_profit", "net_profit"]] = None
@@ -519,17 +610,22 @@ class InfluencerModel(DomainModel):
             cols
         ].reset_index(drop=True)
 
-    def _product_platform(self, sales: pd.DataFrame) -> pd.DataFrame:
-        if sales.empty:
+    def _product_platform(self, sales: Columns) -> pd.DataFrame:
+        if not len(sales["product"]):
             return pd.DataFrame(columns=["product", "platform", "revenue"])
-        s = sales.assign(platform=sales["platform"].fillna(ORGANIC))
+        platform = sales["platform"]
+        s = pd.DataFrame(
+            {
+                "product": sales["product"],
+                "platform": np.where(pd.isna(platform), ORGANIC, platform).astype(object),
+                "revenue_cents": sales["revenue_cents"],
+            }
+        )
         g = s.groupby(["product", "platform"], as_index=False)["revenue_cents"].sum()
         g["revenue"] = money_column(g["revenue_cents"])
         return g[["product", "platform", "revenue"]]
 
-    def _trend(
-        self, start: dt.date, end: dt.date, posts: pd.DataFrame, cost: pd.DataFrame, grain: str
-    ) -> pd.DataFrame:
+    def _trend(self, start: dt.date, end: dt.date, cost: Columns, grain: str) -> pd.DataFrame:
         """Revenue, payout and net profit per day/week/month."""
         cols = ["period", "revenue", "revenue_influenced", "payout", "net_profit"]
 
@@ -545,29 +641,40 @@ class InfluencerModel(DomainModel):
 
         filters = (*SALE_FILTERS, "brands", "products")
         daily = self._run("trend", build, filters, start=start, end=end)
-        dated = cost[cost["kind"] != "commission"][["day", "cost_cents"]]
-        dated = dated.assign(day=pd.to_datetime(dated["day"]))
-        daily["day"] = pd.to_datetime(daily["day"])
-        parts = [
-            daily.rename(columns={"commission_cents": "cost_cents"}),
-            dated.assign(revenue_cents=0, infl_cents=0),
-        ]
-        parts = [p_ for p_ in parts if len(p_)]
-        frame = pd.concat(parts, ignore_index=True) if parts else daily
-        if frame.empty:
+        dated = cost["dated"]
+        days = np.concatenate(
+            [
+                _datetimes(daily["day"]).astype("datetime64[D]"),
+                cost["day"][dated].astype("datetime64[D]"),
+            ]
+        )
+        n_daily = len(daily)
+        fees = cost["cost_cents"][dated]
+        known = ~np.isnat(days)
+        if not known.any():
             return pd.DataFrame(columns=cols)
-        freq = {"day": "D", "week": "W-SUN", "month": "M"}[grain]
-        frame["period"] = frame["day"].dt.to_period(freq).dt.start_time
-        g = frame.groupby("period")[["revenue_cents", "infl_cents", "cost_cents"]].sum()
-        g = g.astype(np.int64)
-        gross = np.array([gross_cents(int(v), self.cogs) for v in g["infl_cents"]])
+        if grain == "week":  # weeks run Monday to Sunday; 1970-01-01 was a Thursday
+            days = days - (days.astype(np.int64) + 3) % 7
+        elif grain == "month":
+            days = days.astype("datetime64[M]").astype("datetime64[D]")
+        periods, codes = np.unique(days[known], return_inverse=True)
+        full = np.full(len(days), -1)
+        full[known] = codes
+        rev, infl, paid = (np.zeros(len(periods), dtype=np.int64) for _ in range(3))
+        d_codes, f_codes = full[:n_daily], full[n_daily:]
+        d_ok, f_ok = d_codes >= 0, f_codes >= 0
+        np.add.at(rev, d_codes[d_ok], daily["revenue_cents"].to_numpy(dtype=np.int64)[d_ok])
+        np.add.at(infl, d_codes[d_ok], daily["infl_cents"].to_numpy(dtype=np.int64)[d_ok])
+        np.add.at(paid, d_codes[d_ok], daily["commission_cents"].to_numpy(dtype=np.int64)[d_ok])
+        np.add.at(paid, f_codes[f_ok], fees[f_ok])
+        gross = np.array([gross_cents(int(v), self.cogs) for v in infl], dtype=np.int64)
         return pd.DataFrame(
             {
-                "period": g.index,
-                "revenue": money_column(g["revenue_cents"]),
-                "revenue_influenced": money_column(g["infl_cents"]),
-                "payout": money_column(g["cost_cents"]),
-                "net_profit": money_column(gross - g["cost_cents"].to_numpy()),
+                "period": pd.DatetimeIndex(periods.astype("datetime64[ns]")),
+                "revenue": money_column(rev),
+                "revenue_influenced": money_column(infl),
+                "payout": money_column(paid),
+                "net_profit": money_column(gross - paid),
             }
         )[cols]
 
@@ -576,4 +683,4 @@ class InfluencerModel(DomainModel):
         return {"by_influencer": self.by_influencer[cols]}
 
 
-__all__ = ["InfluencerModel", "apportion", "gross_cents", "split_cents"]
+__all__ = ["InfluencerModel", "apportion", "gross_cents", "split_amounts", "split_cents"]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from data.engine import open_source
 from data.generate import generate
-from models.influencer import InfluencerModel
+from models.influencer import InfluencerModel, split_amounts
 from models.kpi import apportion, split_cents
 from tests import influencer_tiny
 from tests.conftest import write_tables
@@ -256,6 +256,28 @@ def test_apportion_conserves(weights: list[int], total: int) -> None:
     assert len(parts) == len(weights) and (parts >= 0).all()
     # Weights that sum to zero give nothing to anyone; otherwise the parts sum to the total.
     assert int(parts.sum()) == (total if sum(weights) else 0)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(1, 10**7), st.integers(0, 10**6)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_split_amounts_equals_split_cents(rows: list[tuple[str, int, int]]) -> None:
+    import pandas as pd
+
+    amounts = {"a": rows[0][1], "b": rows[-1][1], "c": 7}  # one amount per group
+    parts = pd.DataFrame(
+        {
+            "k": [k for k, _, _ in rows],
+            "amt": [amounts[k] for k, _, _ in rows],
+            "w": [w for _, _, w in rows],
+        }
+    )
+    fast = split_amounts(parts["k"].to_numpy(), parts["amt"].to_numpy(), parts["w"].to_numpy())
+    assert fast.tolist() == split_cents(parts, "k", "amt", "w").tolist()
 
 
 # --------------------------------------------------------------------------- properties
