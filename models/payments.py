@@ -126,6 +126,36 @@ def churn_reason(
     return "volume_drop", "Check in on volume; review pricing and competitor offers"
 
 
+def _sum_by_period(daily: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sums of ``daily`` by week (starting Monday) or month, with the number of days each
+    had, and the periods' first days (``datetime.date``), in order. numpy on the few hundred
+    days: a pandas group-by with named aggregations cost about ten times as much."""
+    sums = ("gpv_cents", "fee_cents", "attempts", "approved")
+    day = daily["day"].to_numpy()
+    if day.dtype.kind != "M":
+        day = pd.to_datetime(daily["day"]).to_numpy()
+    day = day.astype("datetime64[D]")
+    if freq == "W":  # 1970-01-01 was a Thursday: (days + 3) % 7 is 0 on Mondays
+        first = day - (day.astype(np.int64) + 3) % 7
+    else:
+        first = day.astype("datetime64[M]").astype("datetime64[D]")
+    known = ~np.isnat(first)
+    if not all(daily[m].dtype.kind in "iu" for m in sums):  # keep pandas' float summation
+        frame = daily.assign(period=first)[known]
+        grouped = frame.groupby("period", sort=True)
+        g = grouped[list(sums)].sum().assign(days=grouped["day"].nunique())
+        return g.reset_index(drop=True), g.index.to_numpy().astype("datetime64[D]").astype(object)
+    periods, codes = np.unique(first[known], return_inverse=True)
+    out = {}
+    for m in sums:
+        total = np.zeros(len(periods), dtype=np.int64)
+        np.add.at(total, codes, daily[m].to_numpy()[known])
+        out[m] = total
+    _, one_per_day = np.unique(day[known], return_index=True)
+    out["days"] = np.bincount(codes[one_per_day], minlength=len(periods)).astype(np.int64)
+    return pd.DataFrame(out), periods.astype(object)
+
+
 def _period_series(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Weekly (W-MON starts) or monthly GPV, approval rate and fee yield with period change."""
     cols = [
@@ -142,19 +172,8 @@ def _period_series(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
     ]
     if daily.empty:
         return pd.DataFrame(columns=cols)
-    d = daily.copy()
-    day = pd.to_datetime(d["day"])
-    d["period"] = (
-        day.dt.to_period("W-SUN") if freq == "W" else day.dt.to_period("M")
-    ).dt.start_time
-    g = d.groupby("period", sort=True).agg(
-        gpv_cents=("gpv_cents", "sum"),
-        fee_cents=("fee_cents", "sum"),
-        attempts=("attempts", "sum"),
-        approved=("approved", "sum"),
-        days=("day", "nunique"),
-    )
-    out = pd.DataFrame({"period": g.index.date})
+    g, periods = _sum_by_period(daily, freq)
+    out = pd.DataFrame({"period": periods})
     out["gpv"] = money_column(g["gpv_cents"])
     out["attempts"] = g["attempts"].to_numpy()
     out["approved"] = g["approved"].to_numpy()
@@ -616,16 +635,25 @@ class PaymentsModel(DomainModel):
         ]
         if per_m.empty:
             return pd.DataFrame(columns=cols)
-        g = per_m.groupby("account_manager", observed=True).agg(
-            merchants=("merchant_id", "nunique"),
-            active_merchants=("cur_approved", lambda s: int((s > 0).sum())),
-            gpv=("cur_gpv_cents", "sum"),
-            gpv_prev=("prev_gpv_cents", "sum"),
-            approved=("cur_approved", "sum"),
-            attempts=("cur_attempts", "sum"),
+        # plain sums, not named aggregations (their set-up alone cost ~10 ms a call)
+        names = {
+            "cur_gpv_cents": "gpv",
+            "prev_gpv_cents": "gpv_prev",
+            "cur_approved": "approved",
+            "cur_attempts": "attempts",
+            "active_merchants": "active_merchants",
+        }
+        by_am = per_m.assign(active_merchants=(per_m["cur_approved"] > 0).astype(np.int64)).groupby(
+            "account_manager", observed=True
         )
-        risk = churn.groupby("account_manager").agg(
-            churn_risk_merchants=("merchant_id", "count"), gpv_at_risk=("gpv_prior_28d", "sum")
+        g = by_am[list(names)].sum().rename(columns=names)
+        g.insert(0, "merchants", by_am["merchant_id"].nunique())
+        by_risk = churn.groupby("account_manager")
+        risk = pd.DataFrame(
+            {
+                "churn_risk_merchants": by_risk["merchant_id"].count(),
+                "gpv_at_risk": by_risk["gpv_prior_28d"].sum(),
+            }
         )
         out = g.join(risk, how="left").reset_index()
         out["churn_risk_merchants"] = pd.to_numeric(out["churn_risk_merchants"]).fillna(0)
