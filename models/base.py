@@ -256,6 +256,19 @@ class DomainModel(param.Parameterized):
             return p_start, p_start - dt.timedelta(days=1)
         return p_start, p_end
 
+    def compared_name(self) -> str:
+        """What the period is compared with, in words (`models.presentation.compared_name`):
+        ``previous quarter``, ``previous 30 days``, ``same period last year``; ``previous
+        period`` while the period is not valid (it ends before it starts). The labels of the
+        "prev" figures name it (``GPV, same period last year``)."""
+        from models.presentation import compared_name
+
+        try:
+            p_start, p_end = self.compared_period()
+        except ValueError:
+            return compared_name(self.compare)
+        return compared_name(self.compare, p_start, p_end)
+
     def comparison(self) -> dict[str, Any]:
         """What the cards compare with, in words (`models.presentation.comparison`): its name
         (``previous quarter``, ``same period last year``), dates, and whether the data covers

@@ -115,7 +115,7 @@ def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None
         fmt = EXCEL_FORMATS.get(presentation.field(str(name)).kind)
         for r in range(first + 1, ws.max_row + 1):
             cell = ws.cell(row=r, column=i)
-            if by_row and name in ("value", "previous_period"):
+            if by_row and name != "kpi":  # the value and the compared period's
                 kpi = ws.cell(row=r, column=df.columns.get_loc("kpi") + 1).value
                 fmt = EXCEL_FORMATS.get(presentation.field(str(kpi)).kind)
             if fmt and isinstance(cell.value, int | float | Decimal | dt.date):
@@ -125,7 +125,9 @@ def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None
 
 
 def kpi_frame(summary: dict[str, Any], previous: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The KPI dict as rows: kpi, value, previous period."""
+    """The KPI dict as rows: kpi, value, and its value over the compared period (``previous``,
+    the model's ``kpis_prev``) in the column ``previous_period``, the key CSV and Parquet keep
+    whatever is compared (the workbook names it in words: `kpi_sheet`)."""
     prev = previous or {}
     rows = [
         {"kpi": k, "value": v, "previous_period": prev.get(k)}
@@ -181,10 +183,17 @@ def header_rows(model: Any) -> list[tuple[str, Any]]:
     return rows
 
 
+def kpi_sheet(model: Any) -> pd.DataFrame:
+    """The workbook's KPI table: `kpi_frame` with the compared period's column headed by what
+    it is (``previous quarter``, ``same period last year``: `DomainModel.compared_name`)."""
+    frame = kpi_frame(model.summary(), model.kpis_prev)
+    return frame.rename(columns={"previous_period": model.compared_name()})
+
+
 def workbook_bytes(model: Any) -> bytes:
     """The whole-domain workbook: a KPI sheet (filters and period on it), then every table, then
     any sheets the model adds (the reconciliation review's log and sign-offs)."""
-    sheets = {"KPIs": kpi_frame(model.summary(), model.kpis_prev), **model.output_tables()}
+    sheets = {"KPIs": kpi_sheet(model), **model.output_tables()}
     extra = getattr(model, "extra_sheets", None)
     sheets.update(extra() if extra is not None else {})
     return to_xlsx_bytes(sheets, header=header_rows(model))

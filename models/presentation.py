@@ -4,6 +4,10 @@ Declared once, beside the models, for every KPI key and output column of the thr
 pages (cards, tables, chart axes and hovers), the XLSX export and the KPI reference in the docs
 read it. Keys stay as they are in ``tieout kpis`` JSON and in CSV/Parquet exports. No Panel here.
 
+A label with ``{compared}`` (the "prev" columns: ``GPV, {compared}``) names what the period is
+compared with, in the words of `compared_name` (``GPV, previous quarter``, ``GPV, same period
+last year``): pass those words to `field` / `label`.
+
 Kinds:
   money     dollars: ``$1,653,204.17`` (compact on axes: ``$1.7M``)
   count     whole numbers: ``1,234``
@@ -51,10 +55,10 @@ FIELDS: dict[str, Field] = {
         "Payments (retries of one intent counted once) with an approved attempt / payments.",
     ),
     "gpv": F("GPV", "money", "Gross payment volume: the amount of approved attempts."),
-    "gpv_prev_period": F("GPV, previous period", "money", "GPV of the compared period."),
-    "gpv_prev": F("GPV, previous period", "money"),
-    "approval_rate_prev": F("Approval rate, previous period", "percent"),
-    "fee_yield_bps_prev": F("Fee yield, previous period", "bps"),
+    "gpv_prev_period": F("GPV, {compared}", "money", "GPV of the compared period."),
+    "gpv_prev": F("GPV, {compared}", "money"),
+    "approval_rate_prev": F("Approval rate, {compared}", "percent"),
+    "fee_yield_bps_prev": F("Fee yield, {compared}", "bps"),
     "gpv_change_pct": F("GPV change", "pct", "(GPV - previous GPV) / previous GPV x 100."),
     "fee_revenue": F("Fee revenue", "money", "Fees on approved attempts."),
     "fee_yield_bps": F("Fee yield", "bps", "Fee revenue / GPV x 10,000."),
@@ -310,17 +314,26 @@ CODE_COLUMNS = frozenset(
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
 
 
-def field(key: str) -> Field:
-    """The field of ``key``; one not declared gets its key in words and no kind of its own."""
+def field(key: str, compared: str | None = None) -> Field:
+    """The field of ``key``; one not declared gets its key in words and no kind of its own.
+
+    ``compared``: what the period is compared with, in words (`compared_name`), for the labels
+    of the "prev" columns (``GPV, same period last year``); none given: ``previous period``.
+    """
     found = FIELDS.get(key)
     if found is not None:
-        return found
+        if "{compared}" not in found.label:
+            return found
+        return Field(
+            found.label.format(compared=compared or compared_name()), found.kind, found.definition
+        )
     words = key.replace("_", " ").strip()
     return Field(words[:1].upper() + words[1:], "text")
 
 
-def label(key: str) -> str:
-    return field(key).label
+def label(key: str, compared: str | None = None) -> str:
+    """The label of ``key`` (``compared``: as for `field`)."""
+    return field(key, compared).label
 
 
 def code_label(value: Any) -> Any:
@@ -425,6 +438,28 @@ def period_text(start: Any, end: Any) -> str:
     return f"{cal[1]} ({span_text(start, end)})" if cal else span_text(start, end)
 
 
+def compared_name(compare: str = "previous_period", p_start: Any = None, p_end: Any = None) -> str:
+    """What the period is compared with, in words: the one name the cards, the "prev" columns'
+    labels, the charts' legends and the workbook's KPI sheet give it.
+
+    ``compare``: ``same_period_last_year`` -> ``same period last year``; ``previous_period`` ->
+    with the compared window's dates ``p_start..p_end`` (`DomainModel.compared_period`)
+    ``previous quarter`` when it is exactly a calendar month, quarter or year, else ``previous
+    30 days`` (``previous day``); without them ``previous period``.
+    """
+    if compare == "same_period_last_year":
+        return "same period last year"
+    if compare != "previous_period":
+        raise ValueError(f"unknown comparison {compare!r}")
+    if p_start is None or p_end is None:
+        return "previous period"
+    cal = _calendar(p_start, p_end)
+    days = (p_end - p_start).days + 1
+    if cal:
+        return f"previous {cal[0]}"
+    return "previous day" if days == 1 else f"previous {days:,} days"
+
+
 def comparison(
     start: Any,
     end: Any,
@@ -447,8 +482,8 @@ def comparison(
     ``missing`` (a card with nothing to compare: ``no data for the previous quarter``),
     ``tooltip`` and ``caption`` (one line above the cards naming both periods).
     """
+    name = compared_name(compare, p_start, p_end)
     if compare == "same_period_last_year":
-        name = "same period last year"
         if p_end < p_start:  # a period longer than a year: its year back overlaps it
             return {
                 "name": name,
@@ -459,14 +494,6 @@ def comparison(
                 "caption": f"{period_text(start, end)}: a period longer than a year has no "
                 f"{name} to compare with",
             }
-    else:
-        cal = _calendar(p_start, p_end)
-        days = (p_end - p_start).days + 1
-        name = (
-            f"previous {cal[0]}"
-            if cal
-            else ("previous day" if days == 1 else f"previous {days:,} days")
-        )
     if first is None or p_end < first or (last is not None and p_start > last):
         coverage = "none"
     elif p_start < first:
@@ -576,14 +603,16 @@ def reference_markdown() -> str:
         "",
         "Generated from `models/presentation.py` (`python -m models.presentation > docs/kpis.md`;",
         "a test keeps this file equal to it). Keys are those of `tieout kpis` JSON; pages show",
-        "the label, and each value as its kind shows it.",
+        "the label, and each value as its kind shows it; a label of a figure of the compared",
+        "period names the comparison chosen (*GPV, previous quarter*, *GPV, same period last",
+        "year*).",
         "",
     ]
     for domain, keys in KPI_KEYS.items():
         lines += [f"## {domain.capitalize()}", "", "| Key | Shown as | Shown like | Definition |"]
         lines += ["|---|---|---|---|"]
         for key in keys:
-            f = FIELDS[key]
+            f = field(key, "previous period (or same period last year)")
             lines.append(f"| `{key}` | {f.label} | {KINDS_SHOWN[f.kind]} | {f.definition} |")
         lines.append("")
     lines += ["## Codes shown in words", "", "| Code | Shown as |", "|---|---|"]

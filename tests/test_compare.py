@@ -385,3 +385,110 @@ def test_every_page_has_the_choice_and_its_cards_follow_it(tmp_path: Path) -> No
         choice.value = LAST_YEAR
         assert view.model.compare == LAST_YEAR
         assert "no data for the same period last year" in view.cards.object, page
+
+
+# ------------------------------------------------------------------ labels name the comparison
+
+
+def test_labels_of_the_compared_figures_name_the_comparison() -> None:
+    from models.presentation import compared_name, label
+
+    # Jul 1 - Sep 30, 2025 is a calendar quarter; Jan 4 - 31, 2025 is 28 days, not a month
+    assert compared_name("previous_period", D(2025, 7, 1), D(2025, 9, 30)) == "previous quarter"
+    assert compared_name("previous_period", D(2025, 1, 4), D(2025, 1, 31)) == "previous 28 days"
+    assert compared_name("previous_period") == "previous period"  # no dates: no more to say
+    assert compared_name(LAST_YEAR, D(2024, 2, 1), D(2024, 2, 28)) == "same period last year"
+    with pytest.raises(ValueError, match="unknown comparison"):
+        compared_name("last_decade")
+    assert label("gpv_prev", "same period last year") == "GPV, same period last year"
+    assert label("approval_rate_prev", "previous quarter") == "Approval rate, previous quarter"
+    assert label("fee_yield_bps_prev") == "Fee yield, previous period"
+    assert label("gpv_prev_period", "same period last year") == "GPV, same period last year"
+    assert label("gpv", "same period last year") == "GPV"  # a figure of the period itself
+
+
+def _shown_text(viewable: Any) -> list[str]:
+    """Every piece of text a view sends to the browser when drawn: titles, labels, legends,
+    hovers, HTML, table column titles, chart data (a legend of grouped bars reads it)."""
+    import numpy as np
+    from bokeh.document import Document
+    from pyviz_comms import Comm
+
+    found: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                collect(v)
+        elif isinstance(value, np.ndarray) and value.dtype == object:
+            for v in value.tolist():
+                collect(v)
+
+    root = viewable.get_root(Document(), Comm())
+    for model in root.references():
+        for name, value in model.properties_with_values(include_defaults=False).items():
+            if name not in ("code", "css", "stylesheets"):  # scripts and styles, not text
+                collect(value)
+    return found
+
+
+def _page_text(view: Any) -> str:
+    """The text of every tab of a domain page (each tab drawn; the sidebar, where *Compare
+    with* offers "Previous period" as a choice, is not part of it)."""
+    pieces: list[str] = []
+    for i in range(len(view.tabs)):
+        view.tabs.active = i
+        pieces += _shown_text(view.tabs[i])
+    return "\n".join(pieces)
+
+
+def test_against_last_year_no_label_says_previous_period(tmp_path: Path) -> None:
+    """With the same period last year chosen, no card, table title, chart label, legend or
+    hover of any page, and no header of any domain's workbook, says "previous period"; the
+    payments drivers name the comparison (their table titles and chart legend)."""
+    import io
+
+    import openpyxl
+
+    from app.main import create_app
+    from data.engine import open_source
+    from models import make_model
+    from models.export import workbook_bytes
+
+    root = payments_root(tmp_path)
+    influencer_root(tmp_path)
+    recon_root(tmp_path)
+    source = open_source(root)
+    app = create_app(source)
+    periods = {"payments": FEB, "influencer": MARCH, "reconciliation": MARCH}
+    for page, period in periods.items():
+        app.tieout_nav.value = page
+        view = app.tieout_pages[page][0]
+        view.model.param.update(**period)
+        if page == "payments":  # Feb 2025 against the previous 28 days (Jan 4..31, 2025)
+            text = _page_text(view)
+            drivers = view.drivers_table
+            assert drivers.titles["gpv_prev"] == "GPV, previous 28 days"
+            assert "GPV, previous 28 days" in text and "Previous 28 days" in text  # the legend
+        view.model.compare = LAST_YEAR
+        text = _page_text(view)
+        assert "previous period" not in text.lower(), page
+        assert "same period last year" in text, page  # the cards' line names it
+        if page == "payments":
+            assert drivers.titles["gpv_prev"] == "GPV, same period last year"
+            assert drivers.titles["approval_rate_prev"] == "Approval rate, same period last year"
+            assert "Same period last year" in text  # the drivers chart's legend
+        model = make_model(page, source, compare=LAST_YEAR, **period)
+        book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
+        cells = [
+            str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value
+        ]
+        assert not [c for c in cells if "previous period" in c.lower()], page
+        assert not [c for c in cells if "previous_period" in c.lower()], page
+        kpis = [tuple(c.value for c in row) for row in book["KPIs"].iter_rows()]
+        assert ("kpi", "value", "same period last year") in kpis, page

@@ -39,7 +39,8 @@ def test_workbook_kpi_sheet_first_with_period_filters_and_model_numbers(model) -
     assert header["domain"] == "payments"
     assert header["period start"] == "2025-01-10" and header["period end"] == "2025-02-28"
     assert header["filter segments"] == "SMB"
-    kpis = {r[0]: r[1] for r in rows[rows.index(("kpi", "value", "previous_period")) + 1 :]}
+    # the compared column named in words: the previous period of Jan 10 - Feb 28 (22 + 28 days)
+    kpis = {r[0]: r[1] for r in rows[rows.index(("kpi", "value", "previous 50 days")) + 1 :]}
     # SMB = M1 + M3; approved: T1 200.00 + T3 50.00 + T7 10.00 = 260.00; fees 6.00+1.50+0.40.
     assert kpis["gpv"] == pytest.approx(260.00) and kpis["fee_revenue"] == pytest.approx(7.90)
     assert kpis["gpv"] == float(model.kpis["gpv"])
@@ -95,6 +96,28 @@ def test_tieout_export_writes_every_table(tmp_path: Path, model, fmt: str, capsy
     assert Decimal(str(kpis["gpv"])) == Decimal("1000.01")
     top = read(out / f"payments_top_merchants.{fmt}")
     assert top["merchant_id"].tolist() == ["M2"]
+
+
+def test_the_compared_column_is_named_in_words_in_xlsx_and_kept_raw_in_csv(
+    tmp_path: Path, model
+) -> None:
+    """Against the same period last year the workbook's KPI sheet heads the compared figures
+    "same period last year"; CSV (and Parquet) keep the key ``previous_period``."""
+    args = ["export", "--domain", "payments", "--data", str(model._source.root)]
+    args += ["--compare", "same_period_last_year", "--start", "2025-02-01", "--end", "2025-02-28"]
+    assert main([*args, "--out", str(tmp_path / "x"), "--format", "xlsx"]) == 0
+    sheet = openpyxl.load_workbook(tmp_path / "x" / "payments.xlsx")["KPIs"]
+    rows = [tuple(c.value for c in r) for r in sheet.iter_rows()]
+    kpis = {r[0]: r for r in rows[rows.index(("kpi", "value", "same period last year")) + 1 :]}
+    # Feb 2025: T3 50.00 + T4 1000.00 + T5 0.01 + T7 10.00; Feb 1..28, 2024 has no data: 0.00
+    assert kpis["gpv"][1:] == (1060.01, 0)
+    assert sheet.cell(row=rows.index(kpis["gpv"]) + 1, column=3).number_format == (
+        '"$"#,##0.00;-"$"#,##0.00'  # the compared figure in the format of its KPI
+    )
+    assert main([*args, "--out", str(tmp_path / "c"), "--format", "csv"]) == 0
+    csv = pd.read_csv(tmp_path / "c" / "payments_kpis.csv")
+    assert csv.columns.tolist() == ["kpi", "value", "previous_period"]
+    assert csv.set_index("kpi").loc["gpv", "previous_period"] == 0
 
 
 def test_export_refuses_to_write_into_the_data_folder(model, capsys) -> None:

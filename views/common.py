@@ -186,7 +186,7 @@ def card_html(
     the compared period coloured good/bad (not up/down) and named (``vs previous quarter``), or
     in words when there is nothing to compare with; the definition and the compared period's
     dates in a tooltip. ``compared``: `DomainModel.comparison` (None: "previous period")."""
-    f = presentation.field(key)
+    f = presentation.field(key, compared["name"] if compared else None)
     c = compared or {
         "coverage": "all",
         "short": "vs previous period",
@@ -348,9 +348,21 @@ def number_formatter(kind: str, values: pd.Series | None = None) -> Any:
     return NumberFormatter(format=fmt, nan_format="n/a", null_format="n/a")
 
 
-def _column_options(shown: pd.DataFrame) -> dict[str, Any]:
-    """Titles in words, each column's formatter (text escaped, numbers by their kind), the
-    first column frozen."""
+def _titles(columns: Any, compared: str | None = None) -> dict[str, str]:
+    """Column titles in words; those of the compared period's figures name it (``compared``:
+    `DomainModel.compared_name`, ``GPV, same period last year``)."""
+    return {c: presentation.label(c, compared) for c in columns}
+
+
+def _compared(widget: Any) -> str | None:
+    """What the period of a `table`'s model is compared with, in words (None: no model)."""
+    model = getattr(widget, "tieout_model", None)
+    return None if model is None else model.compared_name()
+
+
+def _column_options(shown: pd.DataFrame, compared: str | None = None) -> dict[str, Any]:
+    """Titles in words (`_titles`), each column's formatter (text escaped, numbers by their
+    kind), the first column frozen."""
     text_cols = [
         c
         for c in shown.columns
@@ -364,7 +376,7 @@ def _column_options(shown: pd.DataFrame) -> dict[str, Any]:
             formatters[c] = number_formatter(presentation.field(c).kind, shown[c])
     return dict(
         formatters=formatters,
-        titles={c: presentation.label(c) for c in shown.columns},
+        titles=_titles(shown.columns, compared),
         frozen_columns=list(shown.columns[:1]),
     )
 
@@ -385,13 +397,16 @@ DARK_TABLE_CSS = """
 """
 
 
-def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
+def table(df: pd.DataFrame | None, model: Any = None, **kwargs: Any) -> pn.widgets.Tabulator:
     """A sortable, filterable table; text cells escaped (plaintext formatter).
 
     The model's own frame is kept beside the displayed one, so downloads export the model's
-    exact values (not the display floats) for the rows the user sees.
+    exact values (not the display floats) for the rows the user sees. ``model``: the domain
+    model whose frames it shows, so the titles of the compared period's columns name what it
+    compares with (``GPV, same period last year``) and follow the choice.
     """
     shown = for_display(df)
+    compared = None if model is None else model.compared_name()
     options: dict[str, Any] = dict(
         pagination="local",
         page_size=15,
@@ -401,13 +416,14 @@ def table(df: pd.DataFrame | None, **kwargs: Any) -> pn.widgets.Tabulator:
         header_filters=kwargs.pop("header_filters", False),
         # as wide as its frame; columns past it scroll inside, the first one frozen
         layout="fit_data_fill",
-        **_column_options(shown),
+        **_column_options(shown, compared),
     )
     options.update(kwargs)
     if _dark():
         options["stylesheets"] = [*options.get("stylesheets", []), DARK_TABLE_CSS]
     widget = _Table(shown, **options)
     widget.tieout_frame = df
+    widget.tieout_model = model
     return widget
 
 
@@ -416,6 +432,7 @@ class _Table(pn.widgets.Tabulator):
     shown when the table is drawn."""
 
     tieout_frame: pd.DataFrame | None = None
+    tieout_model: Any = None
     _tieout_pending = False
 
     def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
@@ -436,9 +453,14 @@ def show_frame(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
 
 def _show(widget: pn.widgets.Tabulator, shown: pd.DataFrame) -> None:
     """Set a table's rows; its titles and formats too when the columns are new (a table made
-    empty, or another breakdown)."""
+    empty, or another breakdown), its titles when what is compared is named otherwise."""
+    compared = _compared(widget)
     if list(shown.columns) != list(widget.value.columns) or not widget.titles:
-        widget.param.update(value=shown, **_column_options(shown))
+        widget.param.update(value=shown, **_column_options(shown, compared))
+        return
+    titles = _titles(shown.columns, compared)
+    if titles != widget.titles:
+        widget.param.update(value=shown, titles=titles)
     else:
         widget.value = shown
 
@@ -739,6 +761,6 @@ def workbook_download(model: Any) -> pn.widgets.FileDownload:
 
 def bound_table(model: Any, name: str, **kwargs: Any) -> pn.widgets.Tabulator:
     """A `table` showing the model's DataFrame output ``name``, updated in place on change."""
-    widget = table(getattr(model, name), **kwargs)
+    widget = table(getattr(model, name), model=model, **kwargs)
     model.param.watch(lambda e: show_frame(widget, e.new), name)
     return widget

@@ -174,6 +174,9 @@ NOUNS = {"segment": "segment", "industry": "industry", "region": "region"}
 
 
 def breakdown_plot(df: pd.DataFrame, dim: str, compared: str = "previous period") -> Any:
+    """GPV by ``dim``, this period against the compared one: ``compared`` names it in words
+    (`DomainModel.compared_name`: ``previous quarter``, ``same period last year``) in the
+    legend, the hover and the title."""
     if df is None or df.empty:
         return empty_plot()
     # the largest first (at the top), past eight or so the rest as one "Other" bar
@@ -244,7 +247,8 @@ class PaymentsView(pn.viewable.Viewer):
             trend,
             name="Overview",
         )
-        drivers_table = table(None)
+        # a named handle for tests and callers; its "prev" titles name the comparison
+        self.drivers_table = drivers_table = table(None, model=m)
 
         def _drivers(*_: Any) -> None:
             show_frame(drivers_table, m.breakdowns.get(self.breakdown_dim, pd.DataFrame()))
@@ -255,7 +259,7 @@ class PaymentsView(pn.viewable.Viewer):
         drivers = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.breakdown_dim),
             live_plot(
-                lambda b, d: breakdown_plot(b.get(d), d, self._compared()),
+                lambda b, d: breakdown_plot(b.get(d), d, m.compared_name()),
                 m.param.breakdowns,
                 self.param.breakdown_dim,
             ),
@@ -312,13 +316,6 @@ class PaymentsView(pn.viewable.Viewer):
             dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
         )
-
-    def _compared(self) -> str:
-        """What the period is compared with, in words (``previous quarter``)."""
-        try:
-            return str(self.model.comparison()["name"])
-        except ValueError:
-            return "previous period"
 
     def _heatmap(self, declines: pd.DataFrame) -> Any:
         """The heatmap; clicking a cell drills into it."""
