@@ -2,9 +2,11 @@
 
 Interactive queries read the ``pay_daily`` / ``pay_declines`` marts (see `data.marts`), never the
 raw transactions. One filter change runs four small queries:
-1. per merchant, conditional sums over the period, the previous period and the two 28-day churn
-   windows: the KPI dict, its previous-period twin, concentration, churn, breakdowns and the
-   account-manager summary all come from this one result;
+1. per merchant, conditional sums over the period, the compared period (the previous period or
+   the same period last year: `DomainModel.compared_period`) and the two 28-day churn windows:
+   the KPI dict, its compared-period twin, concentration, churn, breakdowns and the
+   account-manager summary all come from this one result (the days between the compared period
+   and the rest, a year of them against last year, are not read);
 2. per day over the period: weekly and monthly series;
 3. declines by reason x channel;
 4. cohort x month-since-onboarding activity (all filters but the period).
@@ -222,7 +224,7 @@ class PaymentsModel(DomainModel):
     breakdowns = param.Dict(
         default={},
         precedence=-1,
-        doc="By segment, industry, region: GPV and rates vs previous period.",
+        doc="By segment, industry, region: GPV and rates vs the compared period.",
     )
     declines = param.DataFrame(
         default=None, precedence=-1, doc="Declined attempts by reason x channel with decline class."
@@ -291,7 +293,10 @@ class PaymentsModel(DomainModel):
         b_end = a_start - dt.timedelta(days=1)
         dates = {"start": start, "end": end, "p_start": p_start, "p_end": p_end}
         dates |= {"a_start": a_start, "b_start": b_start, "b_end": b_end}
-        per_m = self._run("per_merchant", self._per_merchant_q, lo=min(p_start, b_start), **dates)
+        # read: the compared window, and from the first day of the period or the churn windows
+        # to the end; not the days between (a year of them against the same period last year)
+        lo, hi = min(p_start, b_start), min(start, b_start)
+        per_m = self._run("per_merchant", self._per_merchant_q, lo=lo, hi=hi, **dates)
         per_m = per_m.merge(self._merchants, on="merchant_id", how="left")
 
         kpis = self._period_kpis(per_m, "cur")
@@ -313,6 +318,7 @@ class PaymentsModel(DomainModel):
     def _per_merchant_q(
         self,
         lo: dt.date,
+        hi: dt.date,
         start: dt.date,
         end: dt.date,
         p_start: dt.date,
@@ -323,7 +329,9 @@ class PaymentsModel(DomainModel):
         **choices: list[str],
     ) -> ibis.Table:
         t = self._filtered(self._days(choices), choices)
-        t = t.filter(t.day >= lo, t.day <= end)
+        # the compared window (p_start..p_end) and hi..end: every window summed below lies in
+        # one of them (lo: the first day of either, so the engine reads from there on)
+        t = t.filter(t.day >= lo, t.day <= end, (t.day <= p_end) | (t.day >= hi))
 
         def within(a: dt.date, b: dt.date) -> ibis.BooleanValue:
             return (t.day >= a) & (t.day <= b)

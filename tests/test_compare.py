@@ -231,6 +231,59 @@ def test_payments_against_last_year(tmp_path: Path, engine: Callable[..., Any]) 
     assert ent["gpv_prev"] == Decimal("400.00")
 
 
+# A merchant seen only between last year's February and this one: M4 (Mid-market, Cy), whose
+# one payment, 2024-09-10, lies in no window summed against Feb 2025: not the compared
+# Feb 1..28, 2024, not the period, not the churn windows (Jan 4..Jan 31 and Feb 1..28, 2025).
+GAP_MERCHANT = "M4,Delta Freight,Logistics,Mid-market,APAC,2024-09-01,Cy\n"
+GAP_PAYMENT = "T12,2024-09-10 10:00:00,M4,900.00,USD,online,approved,,27.00,card,I11\n"
+
+
+def test_payments_reads_no_days_between_last_year_and_the_period(
+    tmp_path: Path, engine: Callable[..., Any]
+) -> None:
+    """The merchant query reads the compared window and the period (with the churn windows),
+    not the year between them: what lies only there is in no table, and no number changes."""
+    from models.payments import PaymentsModel
+
+    tx = _with(_with(TRANSACTIONS, PAY_2024), GAP_PAYMENT)
+    root = write_tables(
+        tmp_path,
+        "payments",
+        {"merchants": _with(MERCHANTS, GAP_MERCHANT), "transactions": tx},
+    )
+    m = PaymentsModel(engine(root), **FEB, compare=LAST_YEAR)
+    k, p = m.kpis, m.kpis_prev
+    # the same numbers as without M4 (test_payments_against_last_year): Feb 2025 GPV 1060.01,
+    # Feb 1..28, 2024 GPV 400.00 (T8); T9 (Feb 29, 2024) and T12 (September) in neither
+    assert (k["gpv"], p["gpv"], k["gpv_prev_period"]) == (
+        Decimal("1060.01"),
+        Decimal("400.00"),
+        Decimal("400.00"),
+    )
+    assert (p["attempts"], p["active_merchants"]) == (2, 1)
+    assert k["active_merchants"] == 3  # M1 (T3), M2 (T4, T5), M3 (T7); not M4
+    # No row for Mid-market or Cy (read before, as zeros: GPV 0.00 against 0.00)
+    seg = m.breakdowns["segment"].set_index("segment")
+    assert sorted(seg.index) == ["Enterprise", "SMB"]
+    # Enterprise (M2): 1000.00 + 0.01 against T8 400.00: (1000.01 - 400.00) / 400.00 x 100
+    assert seg.loc["Enterprise", "gpv_prev"] == Decimal("400.00")
+    assert seg.loc["Enterprise", "gpv_change_pct"] == pytest.approx(150.0025)
+    # SMB (M1, M3): T3 50.00 + T7 10.00 = 60.00 against nothing approved (T10 was declined)
+    assert (seg.loc["SMB", "gpv"], seg.loc["SMB", "gpv_prev"]) == (
+        Decimal("60.00"),
+        Decimal("0.00"),
+    )
+    am = m.am_summary.set_index("account_manager")
+    assert sorted(am.index) == ["Ann", "Bob"]
+    # Ann: M1 and M3, attempts T2, T3, T6, T7 with T3 and T7 approved: 2 / 4
+    assert (am.loc["Ann", "merchants"], am.loc["Ann", "approval_rate"]) == (2, 0.5)
+    assert am.loc["Bob", "gpv_change_pct"] == pytest.approx(150.0025)
+    # against the previous period (Jan 4..31, 2025: T1 200.00) nothing is read from 2024 either
+    m.compare = "previous_period"
+    assert m.kpis["gpv_prev_period"] == Decimal("200.00")
+    assert sorted(m.am_summary["account_manager"]) == ["Ann", "Bob"]
+
+
 def test_influencer_against_last_year(tmp_path: Path, engine: Callable[..., Any]) -> None:
     from models.influencer import InfluencerModel
 
