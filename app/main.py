@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import traceback
 import urllib.parse
@@ -24,7 +25,7 @@ import panel as pn
 
 from app.urlstate import from_query, to_query
 from data.domains import NAMES, REGISTRY
-from data.engine import Source
+from data.engine import BACKEND_ENV, SOURCE_SCHEMA_ENV, Source, described
 from data.loader import Job, load_folder, startup_job
 from data.settings import data_root, demo_dir, mode
 
@@ -95,7 +96,10 @@ def _domain_view(domain: str, source: Source) -> tuple[Any, Any]:
     """(page, sidebar filters) of a domain, or a 'no data' message."""
     status = source.status.get(domain)
     if status is None or not status.present:
-        msg = f"No {domain}/ folder in {source.root}. Load one on the Data page."
+        if (words := described(source)) is not None:
+            msg = f"No table of the {domain} domain in {words}."
+        else:
+            msg = f"No {domain}/ folder in {source.root}. Load one on the Data page."
         return pn.pane.Alert(html.escape(msg), alert_type="info"), None
     if not status.loaded:
         return pn.pane.Alert(
@@ -187,9 +191,10 @@ class TieoutApp:
         if changed and (self._reload is None or self._reload.done):
             names = ", ".join(_short(f, roots) for f in changed[:5])
             more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            kind = "tables" if described(self.sources.get("payments")) else "files"
             self.stale_text.object = html.escape(
-                f"The files behind this data changed after they were loaded ({names}{more}). "
-                "The numbers shown are still those of the earlier files."
+                f"The {kind} behind this data changed after they were loaded ({names}{more}). "
+                f"The numbers shown are still those of the earlier {kind}."
             )
         self.stale_text.visible = self.stale_button.visible = bool(changed)
         return changed
@@ -364,8 +369,14 @@ class TieoutApp:
     # -- layout -------------------------------------------------------------------------
     def template(self) -> pn.template.BootstrapTemplate:
         dark = self.query.get("theme", [""])[0] == "dark"
-        # The folder's name, not its path (a server's disk layout is not the users' business).
-        where = "demo data" if self._is_demo() else html.escape(Path(self.root).name or "/")
+        # The folder's name, not its path (a server's disk layout is not the users' business);
+        # tables of a database in words (never the internal id that stands for a folder).
+        if self._is_demo():
+            where = "demo data"
+        elif (words := self._described()) is not None:
+            where = html.escape(words)
+        else:
+            where = html.escape(Path(self.root).name or "/")
         template = pn.template.BootstrapTemplate(
             title="Tieout",
             sidebar=[pn.pane.Markdown("### Pages"), self.nav, self.side_filters],
@@ -385,6 +396,18 @@ class TieoutApp:
         template.tieout_pages = self.built  # type: ignore[attr-defined]
         template.tieout_nav = self.nav  # type: ignore[attr-defined]
         return template
+
+    def _described(self) -> str | None:
+        """The data in words when it is not a folder: the tables of a PostgreSQL schema (also
+        while they load, from the settings)."""
+        if self.sources:
+            return described(self.sources["payments"])
+        schema, url = os.environ.get(SOURCE_SCHEMA_ENV), os.environ.get(BACKEND_ENV)
+        if schema and url:
+            from data.pgschema import describe
+
+            return describe(url, schema)
+        return None
 
     def _is_demo(self) -> bool:
         return mode() == "desktop" and str(self.root) == str(demo_dir().resolve())

@@ -48,7 +48,8 @@ def serve(
     job = startup_job(root)  # ingest once, before the first session
     job.wait()
     if job.error:
-        raise SystemExit(f"tieout: loading {root} failed: {job.error}")
+        what = f"the tables of schema {schema}" if schema else root
+        raise SystemExit(f"tieout: loading {what} failed: {job.error}")
     if num_procs > 1:
         # DuckDB connections do not survive a fork: each worker reopens the cached database.
         from data.engine import clear_sources

@@ -453,6 +453,13 @@ class ServedElsewhere:
         """Nothing held here: each model closes its own connection."""
 
 
+def described(source: Any) -> str | None:
+    """Where a source's data comes from in words when it is not a folder of files
+    (``PostgreSQL schema S on host:port/db``, `data.pgschema.SchemaSource`), else None: its
+    ``root`` is then an internal id, never to be shown."""
+    return getattr(source, "description", None)
+
+
 def stored_tables(
     source: Source, batch_rows: int = 200_000
 ) -> Iterator[tuple[str, str, ibis.Schema, Iterator[Any]]]:

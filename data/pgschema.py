@@ -49,6 +49,7 @@ from data.postgres import (
     is_postgres,
     reader_backend,
     redact,
+    server_words,
 )
 from data.schemas import Table, tables_of
 from data.validate import Problem, Report, Settings
@@ -64,6 +65,16 @@ ROW_OFFSET = 1
 def target_schema(source_schema: str) -> str:
     """Where the typed tables and marts of ``source_schema`` are built."""
     return "tieout_src_" + hashlib.blake2b(source_schema.encode(), digest_size=6).hexdigest()
+
+
+def describe(url: str, source_schema: str) -> str:
+    """Where the data comes from, in words: ``PostgreSQL schema S on host:port/db`` (never a
+    password; a URL libpq cannot read is left out, its error is reported where it is used)."""
+    try:
+        where = server_words(url)
+    except Exception:
+        return f"PostgreSQL schema {source_schema}"
+    return f"PostgreSQL schema {source_schema} on {where}"
 
 
 def label(schema: str, table: str) -> str:
@@ -93,9 +104,12 @@ class SchemaSource:
         self.status = {d: DomainStatus(**s) for d, s in meta["domains"].items()}
         info = _connect_kwargs(url)
         where = f"{info.get('host', 'local')}:{info.get('port', 5432)}"
-        #: Not a folder: names the database and schema where a folder is shown.
+        #: Not a folder: an internal id of the database and schema (what the review state is
+        #: keyed on); pages show `description` instead.
         self.root = Path("/postgresql") / where / str(info.get("database", "")) / source_schema
         self.db_path = self.root
+        #: Where the data comes from, in words, shown wherever a data folder would be.
+        self.description = describe(url, source_schema)
         self._checked: tuple[float, list[str]] = (0.0, [])
         self._lock = threading.Lock()
 

@@ -73,6 +73,16 @@ def check_url(url: str, on_command_line: bool) -> str:
     return url
 
 
+def server_words(url: str) -> str:
+    """Which database a URL names, for people: ``host:port/db`` (``service NAME`` for a
+    service entry without a host). Built from the parts, so no password can show."""
+    info = _connect_kwargs(url)
+    db = str(info.get("database") or info.get("user") or "")
+    if "host" not in info and "service" in info:
+        return f"service {info['service']}" + (f", database {db}" if "database" in info else "")
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{db}"
+
+
 def _connect_kwargs(url: str) -> dict[str, Any]:
     from psycopg.conninfo import conninfo_to_dict
 
@@ -101,6 +111,11 @@ class PgSource(ServedElsewhere):
         super().__init__(local, {"backend": redact(url), "schema": schema})
         self.url = url
         self.schema = schema
+
+    @property
+    def served_by(self) -> str:
+        """Where the queries run, in words (the files are named by their folder)."""
+        return f"PostgreSQL {server_words(self.url)}"
 
     def backend(self) -> Any:
         """A new read-only connection in the source's schema (one per session or thread)."""

@@ -4,7 +4,10 @@ place; upload names cannot reach outside their folder; every ingest lands in the
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import panel as pn
 import pytest
 
 from app.main import create_app
@@ -12,7 +15,8 @@ from data.engine import open_source, read_runs
 from data.loader import Job, load_folder
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
-from views.data_page import DataView, save_uploads, upload_name
+from tests.pgcluster import PgCluster
+from views.data_page import DataView, save_uploads, status_frame, upload_name
 
 
 @pytest.mark.parametrize(
@@ -306,3 +310,92 @@ def test_on_the_desktop_header_choices_are_saved_for_the_user(
         "merchants.csv",
         "transactions.csv",
     ]
+
+
+# ------------------------------------------------------------------ PostgreSQL (issue 17)
+def _texts(viewable: Any) -> str:
+    """Every text and HTML object shown under ``viewable`` (panes, alerts), joined."""
+    return "\n".join(
+        str(p.object) for p in viewable.select(pn.pane.PaneBase) if isinstance(p.object, str)
+    )
+
+
+@pytest.mark.parametrize("where", ["server", "desktop"])
+def test_with_a_source_schema_the_page_names_it_and_loads_nothing_else(
+    where: str, tmp_path: Path, pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_postgres import _load_raw
+    from views.review import banner_text
+
+    monkeypatch.setenv("TIEOUT_HOME", str(tmp_path / "home"))
+    if where == "desktop":
+        monkeypatch.setenv("TIEOUT_MODE", "desktop")
+    _load_raw(pg_cluster, "raw_page", {"merchants": MERCHANTS, "transactions": TRANSACTIONS})
+    # a password in the URL (ignored by the test cluster's trust login) is never shown
+    url = pg_cluster.url.replace("postgres@", "postgres:s3cret@", 1)
+    monkeypatch.setenv("TIEOUT_BACKEND", url)
+    monkeypatch.setenv("TIEOUT_SOURCE_SCHEMA", "raw_page")
+    words = f"PostgreSQL schema raw_page on 127.0.0.1:{pg_cluster.port}/{pg_cluster.dbname}"
+    template = create_app(open_source("unused"))
+    app = template.tieout_app
+    page = DataView(app=app)
+    shown = "\n".join([_texts(page.__panel__()), _texts(pn.Column(*template.header))])
+    assert f"Data in use: {words}" in shown and f"Data: {words}" in shown
+    assert "/postgresql/" not in shown and "s3cret" not in shown
+    files = status_frame(app.sources)
+    assert files.loc[files["table"] == "transactions", "file"].tolist() == [
+        "schema raw_page, table transactions"
+    ]
+    assert f"(no influencer table in {words})" in files["file"].tolist()
+    # opening a folder or uploading: disabled, the reason in one line; refused if asked anyway
+    assert page.load_note is not None and words in page.load_note.object
+    assert "\n" not in page.load_note.object
+    assert page.load_controls and all(w.disabled for w in page.load_controls)
+    if where == "desktop":
+        page.check_folder(str(tmp_path))
+    else:
+        page.files.value = {"transactions.csv": TRANSACTIONS.encode()}
+        page.check_upload()
+    assert page.candidate is None and page._job is None
+    assert "Opening folders and uploading files are off" in page.report_text.object
+    assert not page.column_picks and app.uploads == []
+    # the other pages name the schema too, never the internal id
+    app.show("influencer")
+    assert app.built["influencer"][0].object == f"No table of the influencer domain in {words}."
+    scope = str(app.sources["payments"].root)
+    team = SimpleNamespace(kind="postgresql")
+    banner = banner_text("ann", True, team, scope, words)  # type: ignore[arg-type]
+    assert banner.endswith(f"for {words}.") and "/postgresql/" not in banner
+
+
+def test_with_a_postgresql_backend_the_page_shows_the_users_files(
+    tmp_path: Path, pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIEOUT_BACKEND", pg_cluster.url)
+    app, page = _page(tmp_path)
+    shown = _texts(page.__panel__())
+    served = f"127.0.0.1:{pg_cluster.port}/{pg_cluster.dbname}"
+    root = tmp_path / "data"
+    assert f"Folders in use: <code>{root}</code> (queried on PostgreSQL {served})" in shown
+    assert page.load_note is None and not any(w.disabled for w in page.load_controls)
+    files = status_frame(app.sources)
+    assert files.loc[files["table"] != "", "file"].tolist() == [
+        "payments/merchants.csv",
+        "payments/transactions.csv",
+    ]
+    # an upload is checked, published and shown by its file names too
+    smaller = "\n".join(TRANSACTIONS.strip().splitlines()[:2])
+    up = save_uploads(
+        "payments",
+        {"merchants.csv": MERCHANTS.encode(), "transactions.csv": smaller.encode()},
+        base=tmp_path / "uploads",
+    )
+    _load(page, up, ["payments"])
+    assert f"**Checked** `{up}`" in page.report_text.object
+    assert type(page.candidate).__name__ == "PgSource"
+    assert status_frame({"payments": page.candidate})["file"].tolist() == [
+        "payments/merchants.csv",
+        "payments/transactions.csv",
+    ]
+    page.use_candidate()
+    assert str(app.model("payments").kpis["gpv"]) == "200.00"  # T1 alone, on PostgreSQL

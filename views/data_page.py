@@ -23,7 +23,14 @@ import param
 
 from data import schemas
 from data.domains import NAMES
-from data.engine import default_cache_dir, forget_source, read_runs
+from data.engine import (
+    BACKEND_ENV,
+    SOURCE_SCHEMA_ENV,
+    default_cache_dir,
+    described,
+    forget_source,
+    read_runs,
+)
 from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
 from data.loader import Job, load_folder
 from data.settings import demo_dir, mode, save_prefs
@@ -56,11 +63,14 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
     for domain, source in sources.items():
         st = source.status.get(domain)
         if st is None or not st.present:
+            words = described(source)
             rows.append(
                 {
                     "domain": domain,
                     "table": "",
-                    "file": f"(no {domain}/ folder in {source.root})",
+                    "file": f"(no {domain} table in {words})"
+                    if words is not None
+                    else f"(no {domain}/ folder in {source.root})",
                     "rows": None,
                     "status": "no data",
                 }
@@ -124,6 +134,39 @@ def runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         rows, columns=["at", "folder", "files", "rows", "loaded", "errors", "warnings", "seconds"]
+    )
+
+
+def in_use_html(sources: dict[str, Any]) -> str:
+    """Where the data in use comes from: its folders, where the queries run when that is not
+    here (a PostgreSQL server), or the tables of a PostgreSQL schema in words."""
+    parts: dict[str, str] = {}
+    for source in sources.values():
+        if (words := described(source)) is not None:
+            parts[words] = esc(words)
+            continue
+        shown = f"<code>{esc(source.root)}</code>"
+        if (served := getattr(source, "served_by", None)) is not None:
+            shown += f" (queried on {esc(served)})"
+        parts[str(source.root)] = shown
+    if all(described(s) is None for s in sources.values()):
+        return "<p>Folders in use: " + ", ".join(parts.values()) + "</p>"
+    return "<p>Data in use: " + ", ".join(parts.values()) + "</p>"
+
+
+def loading_off_reason(sources: dict[str, Any]) -> str | None:
+    """Why this app cannot open folders or take uploads, or None when it can: with
+    ``--source-schema`` every load reads the tables of that schema, never files."""
+    words = next((w for s in sources.values() if (w := described(s)) is not None), None)
+    if words is None and (schema := os.environ.get(SOURCE_SCHEMA_ENV)):
+        from data.pgschema import describe
+
+        words = describe(os.environ.get(BACKEND_ENV) or "", schema)
+    if words is None:
+        return None
+    return (
+        f"Opening folders and uploading files are off: this app reads {words}; change the "
+        "tables there and use *Load the changed files*."
     )
 
 
@@ -258,6 +301,8 @@ class DataView(pn.viewable.Viewer):
         sources = app.sources
         problems = problems_frame(sources)
         roots = sorted({str(s.root) for s in sources.values()})
+        #: Why loading other data is off (the tables of a PostgreSQL schema), else None.
+        self.loading_off = loading_off_reason(sources)
         runs = [r for root in roots for r in read_runs(self._cache_dir(), Path(root))]
         self.candidate: Any = None
         self._job: Job | None = None
@@ -280,9 +325,7 @@ class DataView(pn.viewable.Viewer):
         self.mapping_download: Any = None
         self._layout = pn.Column(
             pn.pane.Markdown("## Data"),
-            pn.pane.HTML(
-                "<p>Folders in use: " + ", ".join(f"<code>{esc(r)}</code>" for r in roots) + "</p>"
-            ),
+            pn.pane.HTML(in_use_html(sources)),
             pn.pane.Markdown("**Tables**"),
             framed(table(status_frame(sources))),
             pn.pane.Markdown(
@@ -306,7 +349,7 @@ class DataView(pn.viewable.Viewer):
             framed(table(runs_frame(runs))),
             sizing_mode="stretch_width",
         )
-        if mode() == "desktop":  # the data in use lacks columns: offer its headers
+        if mode() == "desktop" and self.loading_off is None:  # lacking columns: offer headers
             by_root: dict[str, tuple[Any, list[str]]] = {}
             for domain, source in sources.items():
                 by_root.setdefault(str(source.root), (source, []))[1].append(domain)
@@ -350,6 +393,18 @@ class DataView(pn.viewable.Viewer):
         )
 
     def _loader_widgets(self) -> pn.viewable.Viewable:
+        """The controls to open a folder (desktop) or upload files (server); disabled, with
+        the reason in one line (`load_note`), when the data is the tables of a schema."""
+        shown = self._loader_controls()
+        self.load_note: Any = None
+        if self.loading_off is None:
+            return shown
+        for widget in self.load_controls:
+            widget.disabled = True
+        self.load_note = pn.pane.Alert(esc(self.loading_off), alert_type="secondary")
+        return pn.Column(self.load_note, shown, sizing_mode="stretch_width")
+
+    def _loader_controls(self) -> pn.viewable.Viewable:
         if mode() == "desktop":
             self.folder = pn.widgets.TextInput(
                 label="Folder (with payments/, influencer/, reconciliation/ inside)",
@@ -360,9 +415,13 @@ class DataView(pn.viewable.Viewer):
             check.on_click(lambda _e: self.check_folder(self.folder.value))
             demo = pn.widgets.Button(label="Use demo data", color="light")
             demo.on_click(lambda _e: self.check_folder(str(demo_dir()), make_demo=True))
+            reading = self._reading_widgets()
+            #: Named handles: every control that loads other data (disabled with a reason
+            #: when the data is the tables of a schema).
+            self.load_controls = [self.folder, self.decimal, self.date_order, check, demo]
             return pn.Column(
                 self.folder,
-                self._reading_widgets(),
+                reading,
                 pn.Row(check, demo),
                 sizing_mode="stretch_width",
             )
@@ -379,6 +438,8 @@ class DataView(pn.viewable.Viewer):
         self.files.param.watch(lambda e: e.new and self._say_error(e.new), "refused")
         check = pn.widgets.Button(label="Check files", color="default")
         check.on_click(lambda _e: self.check_upload())
+        reading = self._reading_widgets()
+        self.load_controls = [self.domain, self.files, self.decimal, self.date_order, check]
         return pn.Column(
             pn.pane.Markdown(
                 "Upload every table of one domain (CSV, CSV.GZ, Parquet or Excel, named like "
@@ -389,12 +450,15 @@ class DataView(pn.viewable.Viewer):
             ),
             pn.Row(self.domain, sizing_mode="stretch_width"),
             self.files,
-            self._reading_widgets(),
+            reading,
             check,
             sizing_mode="stretch_width",
         )
 
     def check_folder(self, folder: str, make_demo: bool = False) -> None:
+        if self.loading_off is not None:  # every load would read the schema, not the folder
+            self._say_error(self.loading_off)
+            return
         path = Path(folder.strip()).expanduser()
         if not folder.strip() or not (path.is_dir() or make_demo):  # the demo is created if gone
             self._say_error(f"{folder!r} is not a folder")
@@ -404,6 +468,9 @@ class DataView(pn.viewable.Viewer):
         self._start(job, None)
 
     def check_upload(self) -> None:
+        if self.loading_off is not None:  # every load would read the schema, not the files
+            self._say_error(self.loading_off)
+            return
         files = {name: _as_bytes(data) for name, data in (self.files.value or {}).items()}
         if not files:
             self._say_error("choose the files to upload first")
@@ -475,7 +542,7 @@ class DataView(pn.viewable.Viewer):
         wanted = domains or [d for d in NAMES if source.status[d].present]
         ok = [d for d in wanted if source.has(d)]
         bad = [d for d in wanted if d not in ok]
-        lines = [f"**Checked** `{esc(source.root)}`:"]
+        lines = [f"**Checked** {self._named(source)}:"]
         for d in wanted:
             st = source.status[d]
             rows = sum(st.rows.values())
@@ -497,6 +564,12 @@ class DataView(pn.viewable.Viewer):
         self.offer_columns(source, wanted)
         self.use_button.label = f"Use this data for {', '.join(ok)}" if ok else "Use this data"
         self.use_button.visible = bool(ok)
+
+    @staticmethod
+    def _named(source: Any) -> str:
+        """A checked source as Markdown: its folder as code, or the data in words."""
+        words = described(source)
+        return esc(words) if words is not None else f"`{esc(source.root)}`"
 
     def offer_columns(self, source: Any, domains: list[str], root: Path | None = None) -> None:
         """For each required column a file lacks, a choice among the file's headers that

@@ -20,6 +20,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from data.engine import described
 from data.state import StaleEdit, StateError, Store, open_store
 from models import presentation, review
 from models.reconciliation import ReconciliationModel
@@ -88,18 +89,22 @@ def where_in_words(store: Store, server: bool) -> str:
     return "saved in the review database"
 
 
-def banner_text(who: str, server: bool, store: Store, scope: str) -> str:
+def banner_text(
+    who: str, server: bool, store: Store, scope: str, described: str | None = None
+) -> str:
     """The line at the top of the tab: who is reviewing, where the notes are kept, and the
-    data folder (its name only)."""
+    data folder (its name only), or ``described``, the data in words when it is not a folder
+    (the tables of a PostgreSQL schema; the scope is then an internal id)."""
     person = (
         "Reviewing without sign-in: changes are recorded as anonymous."
         if who == ANONYMOUS
         else f"Reviewing as {who}."
     )
     folder = Path(scope).name or scope
+    data = described if described is not None else f"the data folder \u201c{folder}\u201d"
     return (
         f"{person} Statuses, owners, notes and sign-offs are {where_in_words(store, server)}, "
-        f"for the data folder \u201c{folder}\u201d."
+        f"for {data}."
     )
 
 
@@ -295,7 +300,7 @@ class ReviewView(pn.viewable.Viewer):
         s = self.session
         assert s is not None
         self._who = pn.pane.HTML(
-            self._box(banner_text(s.who, s.server, s.store, s.scope)),
+            self._box(banner_text(s.who, s.server, s.store, s.scope, described(s.model._source))),
             sizing_mode="stretch_width",
         )
         self._notices = pn.pane.HTML("", sizing_mode="stretch_width")
