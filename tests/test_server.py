@@ -4,6 +4,7 @@ and the database a session queries cannot read files or change its settings."""
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import os
 import re
@@ -21,6 +22,7 @@ from data.engine import open_source
 from tests.conftest import write_tables
 from tests.launch import env_for
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
+from tests.pgcluster import PgCluster
 
 
 def _free_port() -> int:
@@ -33,27 +35,23 @@ def _serve(tmp_path: Path, *extra: str) -> Iterator[int]:
     root = write_tables(
         tmp_path / "data", "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
     )
+    yield from _serve_with(tmp_path, "--data", str(root), *extra)
+
+
+def _serve_with(tmp_path: Path, *args: str, start_s: float = 60) -> Iterator[int]:
+    """`tieout serve ARGS` on a free loopback port until it answers (at most ``start_s``);
+    stopped by its PID at the end (killed if it does not stop within 15 s)."""
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--data",
-            str(root),
-            "--port",
-            str(port),
-            *extra,
-        ],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
         env=env_for(tmp_path / "home"),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + start_s
+        while time.monotonic() < deadline and proc.poll() is None:
             conn = http.client.HTTPConnection("localhost", port, timeout=1)
             try:
                 conn.request("HEAD", "/")
@@ -63,10 +61,17 @@ def _serve(tmp_path: Path, *extra: str) -> Iterator[int]:
                 time.sleep(0.2)
             finally:
                 conn.close()
+        if proc.poll() is not None:
+            text = (tmp_path / "server.log").read_text(errors="replace")
+            raise AssertionError(f"tieout serve exited ({proc.returncode}):\n{text[-3000:]}")
         yield port
     finally:
         proc.terminate()
-        proc.wait(15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
         log.close()
 
 
@@ -177,3 +182,75 @@ def test_a_session_database_cannot_read_files_or_change_settings(tmp_path: Path)
         with pytest.raises(Exception):  # noqa: B017 - duckdb raises several error classes
             con.execute(sql)
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "x.duckdb").exists()
+
+
+# ------------------------------------------------------------------ --source-schema (issue 17)
+#: The domain pages, each opened once over the Bokeh protocol (what a browser receives).
+PAGES = ("payments", "influencer", "reconciliation")
+_KPI_VALUE = re.compile(r'<div class="kpi-value">(.*?)</div>')
+
+
+def _session_texts(port: int, page: str) -> list[str]:
+    """The text of every model of a fresh session of ``?page=PAGE``, as the browser gets it."""
+    import panel.models  # noqa: F401  (registers Panel's bokeh models for the client)
+    from bokeh.client import pull_session
+    from bokeh.events import DocumentReady
+
+    session = pull_session(url=f"http://localhost:{port}/", arguments={"page": page})
+    try:
+        session.document.callbacks.send_event(DocumentReady())
+        session.force_roundtrip()
+        # Panel sends HTML panes' text escaped (the browser unescapes it)
+        texts = (getattr(m, "text", None) for m in session.document.models)
+        return [html.unescape(str(t)) for t in texts if t]
+    finally:
+        session.close()
+
+
+def _file_cards(root: Path) -> dict[str, list[str]]:
+    """Each domain page's KPI card values on DuckDB from the files (the opening view)."""
+    from bokeh.document import Document
+    from pyviz_comms import Comm
+
+    from app.main import create_app
+
+    app = create_app(open_source(root, backend=""))
+    out = {}
+    for page in PAGES:
+        app.tieout_nav.value = page
+        app.main[0].get_root(Document(), Comm())
+        out[page] = _KPI_VALUE.findall(app.tieout_pages[page][0].cards.object)
+    app.tieout_app.close()
+    return out
+
+
+def test_serve_on_a_source_schema_shows_the_files_kpis(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """`tieout serve --backend postgresql://... --source-schema S`: each domain page's cards
+    carry the same values, formatted, as the page on DuckDB from the same tables as files."""
+    from tests.influencer_tiny import tables as influencer_tables
+    from tests.recon_tiny import tables as recon_tables
+    from tests.test_postgres import _load_raw
+
+    by_domain = {
+        "payments": {"merchants": MERCHANTS, "transactions": TRANSACTIONS},
+        "influencer": influencer_tables(),
+        "reconciliation": recon_tables(),
+    }
+    root = tmp_path / "files"
+    for domain, tables in by_domain.items():
+        write_tables(root, domain, tables)
+    want = _file_cards(root)
+    assert all(want[page] for page in PAGES) and want["payments"][0].startswith("$")  # GPV
+    schema = "raw_served"
+    _load_raw(pg_cluster, schema, {n: t for ts in by_domain.values() for n, t in ts.items()})
+    args = ("--backend", pg_cluster.url, "--source-schema", schema)
+    for port in _serve_with(tmp_path, *args, start_s=180):
+        for page in PAGES:
+            texts = _session_texts(port, page)
+            cards = next(t for t in texts if "kpi-card" in t)
+            assert _KPI_VALUE.findall(cards) == want[page], page
+            where = f"PostgreSQL schema {schema} on {pg_cluster.host}:{pg_cluster.port}/"
+            assert any(f"Data: {where}{pg_cluster.dbname}" in t for t in texts)
+            assert not any("/postgresql/" in t for t in texts)
