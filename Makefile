@@ -51,6 +51,7 @@ bench: install demo
 	$(BIN)/python -m tests.benchmarks.domains
 	$(BIN)/python -m tests.benchmarks.browser latency --data $(DEMO)
 	$(BIN)/python -m tests.benchmarks.engines
+	$(BIN)/python -m tests.benchmarks.batch
 
 # The payments domain at 100M transactions (BENCH_BIG_ROWS): cold ingest time, peak RSS and
 # stages, database size, filter-change latency, and the plain-DuckDB floor (about 15 GB of disk,
