@@ -40,16 +40,16 @@ from data.domains import NAMES, get, resolve
 from data.engine import _CODE_DIGEST, DomainStatus
 from data.postgres import (
     META_TABLE,
-    READER_ROLE,
     BackendError,
     _connect_kwargs,
-    _ensure_reader,
     _q,
     _schema_exists,
     is_postgres,
+    new_schema,
     reader_backend,
     redact,
     server_words,
+    switch_in,
 )
 from data.schemas import Table, tables_of
 from data.validate import Problem, Report, Settings
@@ -343,10 +343,7 @@ def _build(
 ) -> dict[str, Any]:
     """Judge and build every domain into ``<schema>__new``, then switch it in."""
     t0 = time.perf_counter()
-    _ensure_reader(con)
-    new = f"{schema}__new"
-    con.execute(f"DROP SCHEMA IF EXISTS {_q(new)} CASCADE")
-    con.execute(f"CREATE SCHEMA {_q(new)}")
+    new = new_schema(con, schema)
     meta: dict[str, Any] = {
         "root": f"{redact(url)} schema {source_schema}",
         "backend": redact(url),
@@ -374,15 +371,7 @@ def _build(
     con.execute(
         f"INSERT INTO {_q(new)}.{META_TABLE} VALUES (%s, %s)", (key, json.dumps(meta, default=str))
     )
-    con.execute(f"GRANT USAGE ON SCHEMA {_q(new)} TO {READER_ROLE}")
-    con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_q(new)} TO {READER_ROLE}")
-    old = f"{schema}__old"
-    with con.transaction():
-        con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
-        if _schema_exists(con, schema):
-            con.execute(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}")
-        con.execute(f"ALTER SCHEMA {_q(new)} RENAME TO {_q(schema)}")
-    con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
+    switch_in(con, schema)
     log.info("built schema %s of %s from %s", schema, source_schema, redact(url))
     return meta
 

@@ -163,25 +163,38 @@ def publish(local: Any, url: str, progress: Callable[[str], None] | None = None)
         with con:
             if _built_key(con, schema) == key:
                 return PgSource(local, url, schema)
-            _ensure_reader(con)
-            new = f"{schema}__new"
-            con.execute(f"DROP SCHEMA IF EXISTS {_q(new)} CASCADE")
-            con.execute(f"CREATE SCHEMA {_q(new)}")
+            new = new_schema(con, schema)
             _copy_tables(local, con, new, say)
             _build_marts(local, url, new, say)
             con.execute(f"CREATE TABLE {_q(new)}.{META_TABLE} (key text)")
             con.execute(f"INSERT INTO {_q(new)}.{META_TABLE} VALUES (%s)", (key,))
-            con.execute(f"GRANT USAGE ON SCHEMA {_q(new)} TO {READER_ROLE}")
-            con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_q(new)} TO {READER_ROLE}")
-            old = f"{schema}__old"
-            with con.transaction():
-                con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
-                if _schema_exists(con, schema):
-                    con.execute(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}")
-                con.execute(f"ALTER SCHEMA {_q(new)} RENAME TO {_q(schema)}")
-            con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
+            switch_in(con, schema)
     log.info("published %s to %s schema %s", local.root, redact(url), schema)
     return PgSource(local, url, schema)
+
+
+def new_schema(con: Any, schema: str) -> str:
+    """An empty ``<schema>__new`` to build into (any left by a failed build dropped), the reader
+    role made sure of; its name."""
+    _ensure_reader(con)
+    new = f"{schema}__new"
+    con.execute(f"DROP SCHEMA IF EXISTS {_q(new)} CASCADE")
+    con.execute(f"CREATE SCHEMA {_q(new)}")
+    return new
+
+
+def switch_in(con: Any, schema: str) -> None:
+    """``<schema>__new`` made readable by the reader role and renamed to ``schema`` in one
+    transaction (sessions see the old build or the new one, never a half); the old one dropped."""
+    new, old = f"{schema}__new", f"{schema}__old"
+    con.execute(f"GRANT USAGE ON SCHEMA {_q(new)} TO {READER_ROLE}")
+    con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_q(new)} TO {READER_ROLE}")
+    with con.transaction():
+        con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
+        if _schema_exists(con, schema):
+            con.execute(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(old)}")
+        con.execute(f"ALTER SCHEMA {_q(new)} RENAME TO {_q(schema)}")
+    con.execute(f"DROP SCHEMA IF EXISTS {_q(old)} CASCADE")
 
 
 def _schema_exists(con: Any, schema: str) -> bool:
