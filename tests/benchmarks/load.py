@@ -70,8 +70,10 @@ def user(
     think: tuple[float, float],
     seed: int,
     values: list[list[str]] | None = None,
+    changes: int | None = None,
 ) -> dict[str, Any]:
-    """One simulated user: change the payments filter until ``seconds`` have passed."""
+    """One simulated user: change the payments filter until ``seconds`` have passed (or, given
+    ``changes``, once that many changes have been made, whichever comes first)."""
     title, choices = FILTERS["payments"]
     values = values or choices
     rng = random.Random(seed)
@@ -86,7 +88,7 @@ def user(
     cards = next(m for m in models if "kpi-card" in str(getattr(m, "text", "")))
     stop = time.monotonic() + seconds
     i = rng.randrange(len(values))
-    while time.monotonic() < stop:
+    while time.monotonic() < stop and (changes is None or len(times) + len(errors) < changes):
         i += 1
         value = values[i % len(values)]
         if value == list(widget.value):
