@@ -56,6 +56,32 @@ def engine(request: pytest.FixtureRequest) -> Callable[..., Any]:
     return lambda root, cache_dir=None: open_source(root, cache_dir, backend=url)
 
 
+SharedRoot = Callable[[str, dict[str, str]], tuple[Path, Path]]
+
+
+@pytest.fixture(scope="session")
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> SharedRoot:
+    """``shared_root(domain, tables)``: ``(folder, cache)`` holding that tiny dataset, the same
+    folder for every test that asks for the same tables, and one cache for the run. Each dataset
+    is then ingested (and published to PostgreSQL) once, not once per test: the model tests build
+    a fresh model on it each time (sources are read-only; a test that changes its files uses its
+    own ``tmp_path``)."""
+    import hashlib
+    import json
+
+    base = tmp_path_factory.mktemp("shared")
+    roots: dict[str, Path] = {}
+
+    def get(domain: str, tables: dict[str, str]) -> tuple[Path, Path]:
+        text = json.dumps([domain, tables], sort_keys=True).encode()
+        key = hashlib.blake2b(text, digest_size=8).hexdigest()
+        if key not in roots:
+            roots[key] = write_tables(base / key, domain, tables)
+        return roots[key], base / "cache"
+
+    return get
+
+
 def write_tables(root: Path, domain: str, tables: dict[str, str]) -> Path:
     """Write ``{table: csv text}`` under ``root/domain`` and return ``root``."""
     folder = root / domain

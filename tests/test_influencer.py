@@ -19,7 +19,7 @@ from data.generate import generate
 from models.influencer import InfluencerModel, split_amounts
 from models.kpi import apportion, split_cents
 from tests import influencer_tiny
-from tests.conftest import write_tables
+from tests.conftest import SharedRoot, write_tables
 
 MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 D = Decimal
@@ -33,8 +33,9 @@ def _model(
 
 
 @pytest.fixture
-def model(tmp_path: Path, engine: Callable[..., Any]) -> InfluencerModel:
-    return _model(tmp_path, opener=engine)
+def model(shared_root: SharedRoot, engine: Callable[..., Any]) -> InfluencerModel:
+    root, cache = shared_root("influencer", influencer_tiny.tables())
+    return InfluencerModel(engine(root, cache), **MARCH)
 
 
 def test_march_kpis_by_hand(model: InfluencerModel) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,18 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.payments import PaymentsModel, gini, hhi, top_share
-from tests.conftest import write_tables
+from tests.conftest import SharedRoot
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
 FEB = {"start": dt.date(2025, 2, 1), "end": dt.date(2025, 2, 28)}
 
 
 @pytest.fixture
-def model(tmp_path: Path, engine: Callable[..., Any]) -> PaymentsModel:
-    root = write_tables(
-        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
-    )
-    return PaymentsModel(engine(root), **FEB)
+def model(shared_root: SharedRoot, engine: Callable[..., Any]) -> PaymentsModel:
+    root, cache = shared_root("payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS})
+    return PaymentsModel(engine(root, cache), **FEB)
 
 
 def test_period_kpis_by_hand(model: PaymentsModel) -> None:

@@ -21,7 +21,7 @@ from data.generate import generate
 from models.kpi import weighted_median
 from models.reconciliation import BRIDGE_STEPS, ReconciliationModel, robust_scores
 from tests import recon_reference, recon_tiny
-from tests.conftest import write_tables
+from tests.conftest import SharedRoot, write_tables
 
 MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 D = Decimal
@@ -35,8 +35,9 @@ def _model(
 
 
 @pytest.fixture
-def model(tmp_path: Path, engine: Callable[..., Any]) -> ReconciliationModel:
-    return _model(tmp_path, opener=engine)
+def model(shared_root: SharedRoot, engine: Callable[..., Any]) -> ReconciliationModel:
+    root, cache = shared_root("reconciliation", recon_tiny.tables())
+    return ReconciliationModel(engine(root, cache), **MARCH)
 
 
 def bridge(m: ReconciliationModel) -> list[Decimal]:

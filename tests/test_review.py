@@ -22,7 +22,7 @@ from models import review
 from models.reconciliation import BRIDGE_STEPS, REVIEW_STEP, ReconciliationModel
 from models.review_session import ReviewSession
 from tests import recon_reference, recon_tiny
-from tests.conftest import write_tables
+from tests.conftest import SharedRoot, write_tables
 
 MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 D = Decimal
@@ -35,8 +35,9 @@ def _model(root: Path, **params: object) -> ReconciliationModel:
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> Iterator[ReconciliationModel]:
-    yield _model(tmp_path)
+def model(shared_root: SharedRoot) -> Iterator[ReconciliationModel]:
+    root, cache = shared_root("reconciliation", recon_tiny.tables())
+    yield ReconciliationModel(open_source(root, cache), **MARCH)
     state.dispose_all()  # the sessions' SQLite files
 
 
