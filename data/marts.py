@@ -158,6 +158,8 @@ TIME_DECAY_HALF_LIFE_DAYS = 7
 ATTRIBUTION_MODELS = ("last_touch", "linear", "time_decay", "position_based")
 #: Commission fractions are applied at six decimals: cost = round(rate x revenue) per sale.
 RATE_SCALE = 1_000_000
+#: ``inf_credit`` holds credit in millionths of a cent (whole numbers).
+CREDIT_SCALE = 1_000_000
 
 
 def tier_of(followers: ibis.IntegerValue) -> ibis.StringValue:
@@ -194,7 +196,8 @@ def influencer_marts(be: Backend) -> dict[str, ibis.Table]:
     ``inf_payments``: the dated payment log (only when ``payouts`` has a date column).
     ``inf_credit``: each Influenced sale's revenue credited to influencers under the multi-touch
     models (linear, time-decay, position-based) over the user's touchpoints in the 30 days up to
-    the sale day; a sale without touchpoints credits its own influencer.
+    the sale day; a sale without touchpoints credits its own influencer; ``credit_micro`` in
+    millionths of a cent (`CREDIT_SCALE`).
     """
     dims = _influencer_dims(be)
     posts = be.table("posts")
@@ -326,7 +329,10 @@ def _credit_mart(be: Backend, sales: ibis.Table, posts: ibis.Table) -> ibis.Tabl
             )
             parts.append(alone.mutate(model=ibis.literal(m)))
     u = ibis.union(*parts)
-    return u.group_by(["model", *dims, "credited"]).agg(credit_cents=u.credit_cents.sum())
+    # whole millionths of a cent: exact sums, the same in any order (float credit summed by
+    # parallel threads could move a cent between runs once the model splits it)
+    micro = (u.credit_cents * CREDIT_SCALE).round().cast("int64")
+    return u.group_by(["model", *dims, "credited"]).agg(credit_micro=micro.sum())
 
 
 # --------------------------------------------------------------------------- reconciliation

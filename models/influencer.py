@@ -499,7 +499,7 @@ class InfluencerModel(DomainModel):
         def build(start: dt.date, end: dt.date, **ch: list[str]) -> ibis.Table:
             c = self._sql_filtered(self._credit, ch)
             c = c.filter(c.model == self.attribution, c.day >= start, c.day <= end)
-            return c.group_by("credited").agg(w=c.credit_cents.sum())
+            return c.group_by("credited").agg(w=c.credit_micro.sum())
 
         filters = (*SALE_FILTERS, "brands", "products")
         credit = self._run("credit", build, filters, self.attribution, start=start, end=end)

@@ -182,6 +182,18 @@ def test_by_influencer_and_rankings(model: InfluencerModel) -> None:
     assert list(model.worst_influencers["influencer_id"]) == ["I1"]  # only negative ROI
 
 
+def test_credit_is_stored_in_whole_millionths_of_a_cent(model: InfluencerModel) -> None:
+    # integer sums are the same in any order: no cent moves between runs on many threads
+    be = model._be
+    credit = be.table("inf_credit")
+    assert credit.schema()["credit_micro"].is_integer()
+    # linear credit of March is all the Influenced revenue, 450.00 = 45,000,000,000 millionths
+    march = credit.filter(
+        (credit.model == "linear") & credit.day.between(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+    )
+    assert be.execute(march.credit_micro.sum()) == 45_000 * 1_000_000
+
+
 def test_attribution_models_by_hand(model: InfluencerModel) -> None:
     def revenue() -> dict[str, Decimal]:
         t = model.by_influencer
