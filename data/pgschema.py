@@ -44,6 +44,7 @@ from data.postgres import (
     _connect_kwargs,
     _q,
     _schema_exists,
+    connect,
     is_postgres,
     new_schema,
     reader_backend,
@@ -147,11 +148,9 @@ class SchemaSource:
 
 def _counters(url: str, schema: str, tables: list[str]) -> dict[str, str]:
     """Each table's statistics counters (what changes, a moment later, when it is written)."""
-    import psycopg
-
     if not tables:
         return {}
-    with psycopg.connect(url, autocommit=True) as con:
+    with connect(url) as con:
         rows = con.execute(
             "SELECT relname, concat_ws(':', n_tup_ins, n_tup_upd, n_tup_del) "
             "FROM pg_stat_user_tables WHERE schemaname = %s AND relname = ANY(%s)",
@@ -183,21 +182,11 @@ def open_schema(
             f"--source-schema {source_schema}: needs --backend postgresql://user@host:port/db "
             "(the database that holds the schema)"
         )
-    try:
-        import psycopg
-    except ImportError:
-        raise BackendError(
-            "PostgreSQL support is not installed: pip install 'tieout[postgres]'"
-        ) from None
     settings = settings or Settings.from_env()
     say = progress or (lambda _msg: None)
     schema = target_schema(source_schema)
     with _OPEN_LOCK:
-        try:
-            con = psycopg.connect(url, autocommit=True)
-        except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to {redact(url)}: {exc}".strip()) from None
-        with con:
+        with connect(url) as con:
             if not _schema_exists(con, source_schema):
                 raise BackendError(
                     f"--source-schema {source_schema}: no such schema in {redact(url)}"

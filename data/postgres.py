@@ -142,25 +142,29 @@ def reader_backend(url: str, schema: str) -> Any:
 _PUBLISH_LOCK = threading.Lock()
 
 
-def publish(local: Any, url: str, progress: Callable[[str], None] | None = None) -> PgSource:
-    """The local source's tables on the server (copied and built unless already there)."""
-    check_url(url, on_command_line=False)
+def connect(url: str) -> Any:
+    """An autocommit connection to ``url`` for loading and building, or a `BackendError` saying
+    why not (the extra not installed, the server refusing; the password never shown)."""
     try:
         import psycopg
     except ImportError:
         raise BackendError(
             "PostgreSQL support is not installed: pip install 'tieout[postgres]'"
         ) from None
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except psycopg.Error as exc:
+        raise BackendError(f"cannot connect to {redact(url)}: {exc}".strip()) from None
 
+
+def publish(local: Any, url: str, progress: Callable[[str], None] | None = None) -> PgSource:
+    """The local source's tables on the server (copied and built unless already there)."""
+    check_url(url, on_command_line=False)
     say = progress or (lambda _msg: None)
     schema = schema_for(local.root)
     key = local.db_path.stem
     with _PUBLISH_LOCK:
-        try:
-            con = psycopg.connect(url, autocommit=True)
-        except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to {redact(url)}: {exc}".strip()) from None
-        with con:
+        with connect(url) as con:
             if _built_key(con, schema) == key:
                 return PgSource(local, url, schema)
             new = new_schema(con, schema)
