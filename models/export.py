@@ -94,32 +94,59 @@ EXCEL_FORMATS = {
 }
 
 
-def _write_sheet(ws: Any, df: pd.DataFrame, header: list[tuple[str, Any]] | None = None) -> None:
-    """``header`` rows (label, value) and a blank row, then ``df`` with its column names; each
-    number column in the format of its kind, each column wide enough for its name."""
+def _heading(key: str, compared: str | None = None) -> str:
+    """A column's heading in a workbook: its label in words (`models.presentation.label`)."""
+    return presentation.label(str(key), compared)
+
+
+def _write_sheet(
+    ws: Any,
+    df: pd.DataFrame,
+    header: list[tuple[str, Any]] | None = None,
+    compared: str | None = None,
+) -> None:
+    """``header`` rows (label, value) and a blank row, then ``df`` under its columns' labels in
+    words (the compared period's figures named by ``compared``), known codes in words; each
+    number column in the format of its kind, each column wide enough for its heading.
+
+    The KPI sheet (a ``kpi`` column, `kpi_frame`) names each KPI in words and formats each row
+    by its KPI's kind."""
     from openpyxl.utils import get_column_letter
 
     for label, value in header or []:
         ws.append([_cell(label), _cell(value)])
     if header:
         ws.append([])
-    ws.append([str(c) for c in df.columns])
-    first = ws.max_row
-    for row in df.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in row])
-    for cell in ws[first]:  # column names are text, never a formula
-        cell.data_type = "s"
     by_row = "kpi" in df.columns  # the KPI sheet: each row a KPI of its own kind
-    for i, name in enumerate(df.columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(len(str(name)), 10) + 4, 60)
-        fmt = EXCEL_FORMATS.get(presentation.field(str(name)).kind)
-        for r in range(first + 1, ws.max_row + 1):
-            cell = ws.cell(row=r, column=i)
-            if by_row and name != "kpi":  # the value and the compared period's
-                kpi = ws.cell(row=r, column=df.columns.get_loc("kpi") + 1).value
-                fmt = EXCEL_FORMATS.get(presentation.field(str(kpi)).kind)
-            if fmt and isinstance(cell.value, int | float | Decimal | dt.date):
-                cell.number_format = fmt
+    headings = [_heading(c, compared) for c in df.columns]
+    if by_row:
+        headings = [
+            "KPI" if c == "kpi" else (compared or "") if c == "previous_period" else h
+            for c, h in zip(df.columns, headings, strict=True)
+        ]
+        headings = [h[:1].upper() + h[1:] for h in headings]
+    ws.append(headings)
+    first = ws.max_row
+    codes = [str(c) in presentation.CODE_COLUMNS for c in df.columns]
+    kinds = [presentation.field(str(c)).kind for c in df.columns]
+    at = df.columns.get_loc("kpi") if by_row else -1
+    for row in df.itertuples(index=False, name=None):
+        cells = [
+            presentation.code_label(v) if code else v for v, code in zip(row, codes, strict=True)
+        ]
+        if by_row:  # the KPI named in words; its figures in the format of its kind
+            kinds = [presentation.field(str(row[at])).kind] * len(row)
+            cells[at] = _heading(row[at], compared)
+        values = [_cell(v) for v in cells]
+        ws.append(values)
+        for i, (value, kind) in enumerate(zip(values, kinds, strict=True), start=1):
+            fmt = EXCEL_FORMATS.get(kind)
+            if fmt and isinstance(value, int | float | Decimal | dt.date):
+                ws.cell(row=ws.max_row, column=i).number_format = fmt
+    for cell in ws[first]:  # headings are text, never a formula
+        cell.data_type = "s"
+    for i, heading in enumerate(headings, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(len(heading), 10) + 4, 60)
     if not header:
         ws.freeze_panes = "A2"
 
@@ -137,66 +164,93 @@ def kpi_frame(summary: dict[str, Any], previous: dict[str, Any] | None = None) -
     return pd.DataFrame(rows, columns=["kpi", "value", "previous_period"])
 
 
+def _sheet_title(name: str) -> str:
+    """A table's sheet named in words: ``Top merchants``, ``Sign-off 3`` (`signoff_3`)."""
+    signoff = re.fullmatch(r"signoff_(\d+)", name)
+    if signoff:
+        return f"Sign-off {signoff.group(1)}"
+    return "Sign-offs" if name == "signoffs" else presentation.label(name)
+
+
 def to_xlsx_bytes(
-    tables: dict[str, pd.DataFrame], header: list[tuple[str, Any]] | None = None
+    tables: dict[str, pd.DataFrame],
+    header: list[tuple[str, Any]] | None = None,
+    compared: str | None = None,
 ) -> bytes:
-    """A workbook with one sheet per table; ``header`` rows (label, value) go first on the first
-    sheet, above its table."""
+    """A workbook with one sheet per table, named in words; ``header`` rows (label, value) go
+    first on the first sheet, above its table; ``compared`` names the compared period in the
+    headings of its figures (`DomainModel.compared_name`)."""
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
     used: set[str] = set()
     for i, (name, df) in enumerate(tables.items()):
-        ws = wb.create_sheet(_sheet_name(name, used))
+        ws = wb.create_sheet(_sheet_name(_sheet_title(name), used))
         frame = df if df is not None else pd.DataFrame()
-        _write_sheet(ws, frame, header if i == 0 else None)
+        _write_sheet(ws, frame, header if i == 0 else None, compared)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
-def table_xlsx_bytes(df: pd.DataFrame | None, name: str = "table") -> bytes:
-    """One table as a one-sheet workbook."""
-    return to_xlsx_bytes({name: df if df is not None else pd.DataFrame()})
+def table_xlsx_bytes(
+    df: pd.DataFrame | None, name: str = "table", compared: str | None = None
+) -> bytes:
+    """One table as a one-sheet workbook (``compared``: as for `to_xlsx_bytes`)."""
+    return to_xlsx_bytes({name: df if df is not None else pd.DataFrame()}, compared=compared)
+
+
+def _words(value: Any) -> Any:
+    """A setting's or filter's value as people read it: known codes in words, lists joined."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(presentation.code_label(v)) for v in value)
+    return presentation.code_label(value)
 
 
 def header_rows(model: Any) -> list[tuple[str, Any]]:
-    """Domain, period, filters and settings: written above the KPIs of a workbook."""
+    """Domain, period, filters and settings in words: written above the KPIs of a workbook."""
+    from data.domains import REGISTRY
+
     s = model.summary()
     rows: list[tuple[str, Any]] = [
-        ("domain", s["domain"]),
-        ("period start", s["period"]["start"]),
-        ("period end", s["period"]["end"]),
+        ("Domain", REGISTRY[s["domain"]].label if s["domain"] in REGISTRY else s["domain"]),
+        ("Period start", s["period"]["start"]),
+        ("Period end", s["period"]["end"]),
     ]
     for key, value in model.filters().items():
-        rows.append((f"filter {key}", ", ".join(map(str, value))))
+        rows.append((f"Filter: {presentation.label(key)}", _words(value)))
     if not model.filters():
-        rows.append(("filters", "none (everything)"))
+        rows.append(("Filters", "none (everything)"))
     for key in model.SETTINGS:
-        rows.append((f"setting {key}", getattr(model, key)))
+        value = getattr(model, key)
+        if key == "compare":  # as the KPI sheet heads it: "Previous quarter"
+            value = model.compared_name()
+            value = value[:1].upper() + value[1:]
+        rows.append((presentation.label(key), _words(value)))
     if getattr(model, "confirmed", None):  # the reconciliation review's confirmed pairs
-        rows.append(("confirmed matches (counted as matched)", len(model.confirmed)))
+        rows.append(("Confirmed matches (counted as matched)", len(model.confirmed)))
     if getattr(model, "approximate", False):
-        rows.append(("note", "APPROXIMATE: aggregate-only marketing data (no order ids)"))
-    rows.append(("exported at", dt.datetime.now().isoformat(timespec="seconds")))
+        rows.append(("Note", "APPROXIMATE: aggregate-only marketing data (no order ids)"))
+    rows.append(("Exported at", dt.datetime.now().isoformat(timespec="seconds")))
     return rows
 
 
 def kpi_sheet(model: Any) -> pd.DataFrame:
-    """The workbook's KPI table: `kpi_frame` with the compared period's column headed by what
-    it is (``previous quarter``, ``same period last year``: `DomainModel.compared_name`)."""
-    frame = kpi_frame(model.summary(), model.kpis_prev)
-    return frame.rename(columns={"previous_period": model.compared_name()})
+    """The workbook's KPI table: `kpi_frame` (its compared column headed by what it is,
+    ``Previous quarter``, ``Same period last year``, when written: `workbook_bytes`)."""
+    return kpi_frame(model.summary(), model.kpis_prev)
 
 
 def workbook_bytes(model: Any) -> bytes:
-    """The whole-domain workbook: a KPI sheet (filters and period on it), then every table, then
-    any sheets the model adds (the reconciliation review's log and sign-offs)."""
+    """The whole-domain workbook for people: a KPI sheet (domain, period, filters and settings
+    above it), then every table, then any sheets the model adds (the reconciliation review's log
+    and sign-offs); sheets, headings, KPIs and known codes in words (`models.presentation`),
+    numbers as numbers in the format of their kind. CSV and Parquet keep the keys."""
     sheets = {"KPIs": kpi_sheet(model), **model.output_tables()}
     extra = getattr(model, "extra_sheets", None)
     sheets.update(extra() if extra is not None else {})
-    return to_xlsx_bytes(sheets, header=header_rows(model))
+    return to_xlsx_bytes(sheets, header=header_rows(model), compared=model.compared_name())
 
 
 def write_tables(model: Any, out: Path, fmt: str = "csv") -> list[Path]:

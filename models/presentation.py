@@ -237,6 +237,16 @@ FIELDS: dict[str, Field] = {
     "item": F("Item", "text"),
     "signed": F("When signed", "text"),
     "now": F("Now", "text"),
+    # ----------------------------------------------------- settings (the sidebars' names)
+    "compare": F("Compare with", "text", "The period the KPIs are compared with."),
+    "cogs": F("Cost of goods (share of revenue)", "percent", "Cost of goods sold / revenue."),
+    "attribution": F("Attribution model", "text", "How influenced revenue is credited."),
+    "abs_tol": F("Amount tolerance ($)", "money", "Largest difference counted as matched."),
+    "rel_tol": F("Relative tolerance", "percent", "Largest difference as a share of finance."),
+    "timing_days": F("Timing window (days)", "count", "Days apart before a pair is timing."),
+    "anomaly_threshold": F(
+        "Unusual-day threshold", "coef", "Robust score above which a day is unusual."
+    ),
 }
 
 #: Labels of the codes the app itself uses or knows (decline reasons, funnel and bridge steps,
@@ -303,6 +313,11 @@ CODES: dict[str, str] = {
     # what the period is compared with (DomainModel.compare)
     "previous_period": "Previous period",
     "same_period_last_year": "Same period last year",
+    # attribution models (InfluencerModel.attribution)
+    "last_touch": "Last touch",
+    "linear": "Linear",
+    "time_decay": "Time decay",
+    "position_based": "Position based",
 }
 
 #: Columns whose values are codes: shown by `code_label`.

@@ -544,4 +544,4 @@ def test_against_last_year_no_label_says_previous_period(tmp_path: Path) -> None
         assert not [c for c in cells if "previous period" in c.lower()], page
         assert not [c for c in cells if "previous_period" in c.lower()], page
         kpis = [tuple(c.value for c in row) for row in book["KPIs"].iter_rows()]
-        assert ("kpi", "value", "same period last year") in kpis, page
+        assert ("KPI", "Value", "Same period last year") in kpis, page

@@ -15,6 +15,7 @@ from app.cli import main
 from data.engine import open_source
 from models import make_model
 from models.export import table_xlsx_bytes, to_csv_bytes, workbook_bytes, write_tables
+from models.presentation import is_snake_code, label
 from tests.conftest import write_tables as write_csvs
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
@@ -36,16 +37,21 @@ def test_workbook_kpi_sheet_first_with_period_filters_and_model_numbers(model) -
     assert book.sheetnames[0] == "KPIs"
     rows = [tuple(c.value for c in r) for r in book["KPIs"].iter_rows()]
     header = {r[0]: r[1] for r in rows if r[0]}
-    assert header["domain"] == "payments"
-    assert header["period start"] == "2025-01-10" and header["period end"] == "2025-02-28"
-    assert header["filter segments"] == "SMB"
+    assert header["Domain"] == "Payments"
+    assert header["Period start"] == "2025-01-10" and header["Period end"] == "2025-02-28"
+    assert header["Filter: Segments"] == "SMB"
     # the compared column named in words: the previous period of Jan 10 - Feb 28 (22 + 28 days)
-    kpis = {r[0]: r[1] for r in rows[rows.index(("kpi", "value", "previous 50 days")) + 1 :]}
+    assert header["Compare with"] == "Previous 50 days"
+    kpis = {r[0]: r[1] for r in rows[rows.index(("KPI", "Value", "Previous 50 days")) + 1 :]}
     # SMB = M1 + M3; approved: T1 200.00 + T3 50.00 + T7 10.00 = 260.00; fees 6.00+1.50+0.40.
-    assert kpis["gpv"] == pytest.approx(260.00) and kpis["fee_revenue"] == pytest.approx(7.90)
-    assert kpis["gpv"] == float(model.kpis["gpv"])
-    # One sheet per table behind the page, in the model's order.
-    assert book.sheetnames[1:] == list(model.output_tables())[:30]
+    assert kpis["GPV"] == pytest.approx(260.00) and kpis["Fee revenue"] == pytest.approx(7.90)
+    assert kpis["GPV"] == float(model.kpis["gpv"])
+    # One sheet per table behind the page, in the model's order, named in words.
+    assert book.sheetnames[1:] == [label(n)[:31] for n in model.output_tables()]
+    assert "Top merchants" in book.sheetnames
+    # no word of the workbook is a code of the app's own (snake_case)
+    cells = [c.value for ws in book for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
+    assert not [c for c in cells if is_snake_code(c)]
 
 
 def test_formula_text_is_inert_and_numbers_stay_numbers(model) -> None:
@@ -56,6 +62,7 @@ def test_formula_text_is_inert_and_numbers_stay_numbers(model) -> None:
     names = [v for v in cells if isinstance(v, str) and "HYPERLINK" in v]
     assert names == ['\'=HYPERLINK("http://evil.example","x")']
     assert cells[names[0]].data_type == "s"  # a string cell, not a formula
+    assert [c.value for c in sheet[1]][:4] == ["Merchant ID", "Merchant", "Segment", "GPV"]
     gpvs = [r[3].value for r in sheet.iter_rows(min_row=2)]
     assert gpvs == [1000.01, 250.00, 10.00] and all(isinstance(v, int | float) for v in gpvs)
     csv = pd.read_csv(io.BytesIO(to_csv_bytes(top)))
@@ -108,10 +115,10 @@ def test_the_compared_column_is_named_in_words_in_xlsx_and_kept_raw_in_csv(
     assert main([*args, "--out", str(tmp_path / "x"), "--format", "xlsx"]) == 0
     sheet = openpyxl.load_workbook(tmp_path / "x" / "payments.xlsx")["KPIs"]
     rows = [tuple(c.value for c in r) for r in sheet.iter_rows()]
-    kpis = {r[0]: r for r in rows[rows.index(("kpi", "value", "same period last year")) + 1 :]}
+    kpis = {r[0]: r for r in rows[rows.index(("KPI", "Value", "Same period last year")) + 1 :]}
     # Feb 2025: T3 50.00 + T4 1000.00 + T5 0.01 + T7 10.00; Feb 1..28, 2024 has no data: 0.00
-    assert kpis["gpv"][1:] == (1060.01, 0)
-    assert sheet.cell(row=rows.index(kpis["gpv"]) + 1, column=3).number_format == (
+    assert kpis["GPV"][1:] == (1060.01, 0)
+    assert sheet.cell(row=rows.index(kpis["GPV"]) + 1, column=3).number_format == (
         '"$"#,##0.00;-"$"#,##0.00'  # the compared figure in the format of its KPI
     )
     assert main([*args, "--out", str(tmp_path / "c"), "--format", "csv"]) == 0
@@ -143,10 +150,11 @@ def test_reconciliation_exports_carry_the_exceptions(tmp_path: Path) -> None:
     tables = model.output_tables()
     assert sorted(tables["exceptions"]["order_id"]) == ["A2", "A3", "A4", "A5", "A6", "A7", "F1"]
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
-    assert "exceptions" in book.sheetnames
-    sheet = book["exceptions"]
+    assert "Exceptions" in book.sheetnames
+    sheet = book["Exceptions"]
     ids = [c.value for c in next(sheet.iter_cols(min_col=1, max_col=1))]
-    assert sorted(v for v in ids if v and v != "order_id") == [
+    assert ids[0] == "Order ID"
+    assert sorted(v for v in ids[1:] if v) == [
         "A2",
         "A3",
         "A4",
@@ -161,12 +169,12 @@ def test_workbook_numbers_carry_the_format_of_their_kind(model) -> None:
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
     kpis = book.worksheets[0]
     rows = {r[0].value: r for r in kpis.iter_rows() if r[0].value}
-    assert rows["gpv"][1].number_format == '"$"#,##0.00;-"$"#,##0.00'
-    assert rows["approval_rate"][1].number_format == "0.0%"
-    assert rows["fee_yield_bps"][1].number_format == '#,##0.0" bps"'
-    assert isinstance(rows["gpv"][1].value, int | float)  # still a number, not text
-    top = book["top_merchants"]
+    assert rows["GPV"][1].number_format == '"$"#,##0.00;-"$"#,##0.00'
+    assert rows["Approval rate"][1].number_format == "0.0%"
+    assert rows["Fee yield"][1].number_format == '#,##0.0" bps"'
+    assert isinstance(rows["GPV"][1].value, int | float)  # still a number, not text
+    top = book["Top merchants"]
     header = [c.value for c in top[1]]
-    share = top.cell(row=2, column=header.index("share") + 1)
+    share = top.cell(row=2, column=header.index(label("share")) + 1)
     assert share.number_format == "0.0%" and isinstance(share.value, float)
-    assert top.column_dimensions["A"].width >= len("merchant_id")
+    assert top.column_dimensions["B"].width >= len("Merchant")

@@ -88,8 +88,8 @@ def test_signoff_changed_and_export_log(
     assert main(["recon", "export-log", "--data", str(root), "--state", _url(tmp_path),
                  "--out", str(out_dir), "--format", "xlsx"]) == 0  # fmt: skip
     wb = load_workbook(out_dir / "reconciliation_review.xlsx")
-    assert wb.sheetnames == ["review_log", "review_matches", "signoffs", "signoff_1"]
-    notes = [c.value for c in wb["review_log"]["H"]]
+    assert wb.sheetnames == ["Review log", "Review matches", "Sign-offs", "Sign-off 1"]
+    notes = [c.value for c in wb["Review log"]["H"]]
     assert '\'=cmd|"/c calc"!A1 <b>x</b>' in notes
     state.dispose_all()
 

@@ -163,14 +163,14 @@ def test_the_domain_workbook_has_the_review_sheets(view: ReviewView) -> None:
     view._apply()
     view._prepare()
     wb = load_workbook(BytesIO(workbook_bytes(view.model)))
-    assert {"review_log", "review_matches", "signoffs", "signoff_1"} <= set(wb.sheetnames)
-    notes = [c.value for c in wb["review_log"]["H"]]
+    assert {"Review log", "Review matches", "Sign-offs", "Sign-off 1"} <= set(wb.sheetnames)
+    notes = [c.value for c in wb["Review log"]["H"]]
     assert "'=1+1" in notes  # neutralised
     view._sugg.selection = [0]
     view._decide(view._sugg, "confirmed")
     wb = load_workbook(BytesIO(workbook_bytes(view.model)))
     header = {r[0].value: r[1].value for r in wb["KPIs"].iter_rows(max_col=2) if r[0].value}
-    assert header["confirmed matches (counted as matched)"] == 1
+    assert header["Confirmed matches (counted as matched)"] == 1
     assert view.model.summary()["confirmed_matches"] == [["A3", "F1"]]
 
 
