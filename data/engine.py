@@ -13,6 +13,7 @@ DATE; declared low-cardinality text ENUM; fact tables sorted by date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -164,6 +165,33 @@ class Prepared:
             rows = cur.execute(self.sql, values).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=self.schema.names, coerce_float=True)
         return PostgresPandasData.convert_table(frame, self.schema)
+
+    def soon(self, be: Any, spare: Any, **values: Any) -> Soon:
+        """`run`, started now on one of a server's spare connections (``spare``, a
+        `data.postgres.SparePool`) while the caller goes on with its own queries; without one
+        (DuckDB, Spark) run here and now, as `run`."""
+        here = functools.partial(self.run, be, **values)
+        if spare is None or self.sql is None or self.dialect != "postgres":
+            return Soon(None, here)
+        return Soon(spare.submit(functools.partial(self.run, **values)), here)
+
+
+class Soon:
+    """A query's frame to come (`Prepared.soon`). ``result()`` waits for it; a query that no
+    spare connection has started by then (all busy with other sessions' queries) is taken back
+    and run on the caller's own connection instead of waiting in their queue."""
+
+    def __init__(self, future: Any, here: Callable[[], pd.DataFrame]):
+        self._future = future
+        self._here = here
+        self._frame = here() if future is None else None
+
+    def result(self) -> pd.DataFrame:
+        if self._future is None:
+            return self._frame
+        if self._future.cancel():
+            return self._here()
+        return self._future.result()
 
 
 def _sentinel(i: int, value: Any, list_spelling: str = "['{text}']") -> tuple[Any, str]:
@@ -766,6 +794,8 @@ def clear_sources() -> None:
         _SOURCES.clear()
     if pgschema := sys.modules.get("data.pgschema"):  # tables of a database schema
         pgschema.forget_sources()
+    if postgres := sys.modules.get("data.postgres"):  # the spare connections to servers
+        postgres.close_pools()
 
 
 def validate_root(

@@ -39,17 +39,20 @@ from data import checks, intake
 from data.domains import NAMES, get, resolve
 from data.engine import _CODE_DIGEST, DomainStatus
 from data.postgres import (
+    BUILD_DIGEST,
     META_TABLE,
     BackendError,
     _connect_kwargs,
     _q,
     _schema_exists,
     connect,
+    finish_mart,
     is_postgres,
     new_schema,
     reader_backend,
     redact,
     server_words,
+    spare_pool,
     switch_in,
 )
 from data.schemas import Table, tables_of
@@ -117,6 +120,12 @@ class SchemaSource:
     def backend(self) -> Any:
         """A new read-only connection in the built schema (one per session or thread)."""
         return reader_backend(self.url, self.schema)
+
+    @property
+    def spare(self) -> Any:
+        """The connections that run a change's queries beside a session's own
+        (`data.postgres.SparePool`)."""
+        return spare_pool(self.url, self.schema)
 
     def has(self, domain: str) -> bool:
         return domain in self.status and self.status[domain].loaded
@@ -274,6 +283,7 @@ def _key(
     h = hashlib.blake2b(digest_size=16)
     h.update(_CODE_DIGEST.encode())
     h.update(Path(__file__).read_bytes())
+    h.update(BUILD_DIGEST.encode())  # how data.postgres builds (the marts' indexes)
     h.update(f"schema:{source_schema}\n{settings.key()}\n".encode())
     h.update(json.dumps(mappings, sort_keys=True).encode())
     for name, tables in sorted(found.items()):
@@ -553,7 +563,8 @@ def _marts(be: Any, new: str, domain: str, say: Callable[[str], None]) -> None:
         if callable(expr):
             expr = expr()
         be.create_table(name, expr, database=new)
-        _run(be, f"ANALYZE {_q(new)}.{_q(name)}")
+        for sql in finish_mart(new, name, expr.schema()):
+            _run(be, sql)
         if name.startswith("_"):
             steps.append(name)
     for name in steps:

@@ -44,6 +44,18 @@ STATEMENT_TIMEOUT_MS = int(os.environ.get("TIEOUT_PG_STATEMENT_TIMEOUT_MS", "600
 COPY_BATCH_ROWS = 200_000
 
 
+def _own_digest() -> str:
+    """blake2b of this module's source: part of a published schema's key, so a change to how
+    the schema is built (its indexes) builds it again instead of reusing an older build."""
+    try:
+        return hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+    except OSError:  # pragma: no cover  (a frozen bundle without sources)
+        return ""
+
+
+BUILD_DIGEST = _own_digest()
+
+
 class BackendError(Exception):
     """The backend URL or server cannot be used; the message says what to do."""
 
@@ -121,22 +133,105 @@ class PgSource(ServedElsewhere):
         """A new read-only connection in the source's schema (one per session or thread)."""
         return reader_backend(self.url, self.schema)
 
+    @property
+    def spare(self) -> SparePool | None:
+        """The connections that run a change's queries beside a session's own."""
+        return spare_pool(self.url, self.schema)
+
     def __repr__(self) -> str:
         return f"PgSource({str(self.root)!r}, {redact(self.url)!r}, {self.schema!r})"
 
 
+#: A session's settings beyond the role: no JIT (forced on, it made the 1M demo's payments
+#: queries 2-10 times slower, 50-300 ms of compiling for small aggregates; the marts of larger
+#: data cross ``jit_above_cost`` and would pay it), and a plan made for each run's values (a
+#: prepared query's generic plan guesses one period's rows for every period: an index read of
+#: every day for the whole span).
+SESSION_SETTINGS = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
+
+
 def reader_backend(url: str, schema: str) -> Any:
     """A new Ibis backend on a read-only connection in ``schema``: the reader role,
-    ``default_transaction_read_only`` and the `STATEMENT_TIMEOUT_MS`."""
+    ``default_transaction_read_only``, the `STATEMENT_TIMEOUT_MS` and `SESSION_SETTINGS`."""
     be = ibis.postgres.connect(**_connect_kwargs(url), schema=schema)
     with be.con.cursor() as cur:
         cur.execute(f"SET ROLE {READER_ROLE}")
         cur.execute("SET default_transaction_read_only = on")
         cur.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+        for name, value in SESSION_SETTINGS.items():
+            cur.execute(f"SET {name} = {value}")
     be.con.commit()
     # A model dropped without close() (a test, a failed page) still releases its connection.
     weakref.finalize(be, be.con.close)
     return be
+
+
+#: Connections per schema and process beside the sessions' own, for the queries of a filter
+#: change that run at once (`SparePool`); 0 runs them one after another on the session's own.
+SPARE_CONNECTIONS = int(os.environ.get("TIEOUT_PG_SPARE_CONNECTIONS", "2"))
+
+
+class SparePool:
+    """A few read-only connections to one schema, shared by the sessions of a process, that run
+    a filter change's independent queries while the session runs its own (`submit`): the
+    change then takes about as long as its longest query instead of the sum. Each connection
+    is made as `reader_backend` makes a session's (role, read-only, timeout, settings), in a
+    thread of its own, when first needed; one found broken is replaced at its next query."""
+
+    def __init__(self, url: str, schema: str, size: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.url, self.schema = url, schema
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="tieout-pg")
+        self._local = threading.local()
+        self._open: list[Any] = []
+        self._lock = threading.Lock()
+
+    def submit(self, run: Callable[[Any], Any]) -> Any:
+        """``run(backend)`` on a spare connection: a `concurrent.futures.Future` of its
+        result (not yet started while every spare connection is busy)."""
+        return self._executor.submit(self._call, run)
+
+    def _call(self, run: Callable[[Any], Any]) -> Any:
+        be = getattr(self._local, "be", None)
+        if be is None or be.con.closed or be.con.broken:
+            be = self._local.be = reader_backend(self.url, self.schema)
+            with self._lock:
+                self._open.append(be)
+        return run(be)
+
+    def close(self) -> None:
+        """Wait for the queries running, drop those not started, close the connections."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for be in self._open:
+                be.con.close()
+            self._open.clear()
+
+
+_POOLS: dict[tuple[str, str], SparePool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def spare_pool(url: str, schema: str) -> SparePool | None:
+    """The process's `SparePool` of ``schema`` (None with `SPARE_CONNECTIONS` 0)."""
+    if SPARE_CONNECTIONS <= 0:
+        return None
+    with _POOLS_LOCK:
+        pool = _POOLS.get((url, schema))
+        if pool is None:
+            pool = _POOLS[(url, schema)] = SparePool(url, schema, SPARE_CONNECTIONS)
+        return pool
+
+
+def close_pools(schema: str | None = None, url: str | None = None) -> None:
+    """Close the spare connections of ``schema`` on ``url`` (of every schema when None:
+    tests)."""
+    with _POOLS_LOCK:
+        found = [k for k in _POOLS if schema is None or k == (url, schema)]
+        pools = [_POOLS.pop(k) for k in found]
+    for pool in pools:
+        pool.close()
 
 
 _PUBLISH_LOCK = threading.Lock()
@@ -162,7 +257,7 @@ def publish(local: Any, url: str, progress: Callable[[str], None] | None = None)
     check_url(url, on_command_line=False)
     say = progress or (lambda _msg: None)
     schema = schema_for(local.root)
-    key = local.db_path.stem
+    key = f"{local.db_path.stem}-{BUILD_DIGEST}"
     with _PUBLISH_LOCK:
         with connect(url) as con:
             if _built_key(con, schema) == key:
@@ -284,7 +379,8 @@ def _build_marts(local: Any, url: str, schema: str, say: Callable[[str], None]) 
                 if callable(expr):
                     expr = expr()
                 be.create_table(name, expr, database=schema)
-                be.raw_sql(f"ANALYZE {_q(schema)}.{_q(name)}").close()
+                for sql in finish_mart(schema, name, expr.schema()):
+                    be.raw_sql(sql).close()
                 be.con.commit()
                 if name.startswith("_"):
                     steps.append(name)
@@ -293,3 +389,17 @@ def _build_marts(local: Any, url: str, schema: str, say: Callable[[str], None]) 
                 be.con.commit()
     finally:
         be.disconnect()
+
+
+def finish_mart(schema: str, name: str, columns: Any) -> list[str]:
+    """What follows a mart's CREATE TABLE on PostgreSQL (``columns``: its Ibis schema): a btree
+    index on each date column, then ANALYZE. A filter change reads a period of the marts (a
+    quarter and the one before, of two years of days): with the index the server reads those
+    days instead of every row, and the marts are stored sorted by day, so they lie together.
+    Intermediate steps (``_name``, dropped once the marts are built) get no index."""
+    sql = []
+    if not name.startswith("_"):
+        for col, typ in columns.items():
+            if typ.is_date() or typ.is_timestamp():
+                sql.append(f"CREATE INDEX ON {_q(schema)}.{_q(name)} ({_q(col)})")
+    return [*sql, f"ANALYZE {_q(schema)}.{_q(name)}"]

@@ -18,7 +18,7 @@ import ibis
 import pandas as pd
 import param
 
-from data.engine import Prepared
+from data.engine import Prepared, Soon
 from models.kpi import money
 
 
@@ -294,10 +294,24 @@ class DomainModel(param.Parameterized):
         nothing); ``values`` are dates, numbers and non-empty text lists, passed as parameters
         of a prepared statement (see `data.engine.Prepared`).
         """
+        return self._prepare(name, build, key, values).run(self._be, **values)
+
+    def _query_soon(
+        self, name: str, build: Callable[..., Any], key: Any = None, **values: Any
+    ) -> Soon:
+        """`_query`, started now on a spare connection of a server while this model goes on
+        (a change's independent queries at once on PostgreSQL; on DuckDB run now, as
+        `_query`): its ``result()`` is the frame."""
+        prepared = self._prepare(name, build, key, values)
+        return prepared.soon(self._be, getattr(self._source, "spare", None), **values)
+
+    def _prepare(
+        self, name: str, build: Callable[..., Any], key: Any, values: dict[str, Any]
+    ) -> Prepared:
         prepared = self._prepared.get((name, key))
         if prepared is None:
             prepared = self._prepared[(name, key)] = Prepared(self._be, build, values)
-        return prepared.run(self._be, **values)
+        return prepared
 
     def filters(self) -> dict[str, list[Any]]:
         """The active filters (those with a choice)."""

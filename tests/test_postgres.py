@@ -4,15 +4,19 @@ both engines through the ``engine`` fixture of tests/conftest.py.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
 from app.cli import main
-from data.engine import clear_sources, open_source
+from data import postgres
+from data.engine import Soon, clear_sources, open_source
 from data.postgres import BackendError, check_url, redact
 from models.payments import PaymentsModel
 from tests.conftest import write_tables
@@ -114,6 +118,60 @@ def test_unchanged_files_reuse_the_schema_and_new_files_replace_it(
     m = PaymentsModel(newer)
     assert m.kpis["attempts"] == PaymentsModel(open_source(root)).kpis["attempts"]
     m.close()
+
+
+def test_marts_have_their_days_indexed_and_sessions_plan_each_run(
+    root: Path, pg_cluster: PgCluster
+) -> None:
+    source = open_source(root, backend=pg_cluster.url)
+    indexed = pg_cluster.psql(
+        f"SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = '{source.schema}'",
+        pg_cluster.dbname,
+    ).splitlines()
+    tables = {line.split("|")[0] for line in indexed}
+    # the marts a filter change reads by period; no input table, no dropped step
+    assert {"pay_daily", "pay_merchant_daily", "pay_declines"} <= tables
+    assert not tables & {"transactions", "merchants", "_pay_intents"}
+    assert all("(day)" in line for line in indexed if line.startswith("pay_daily|"))
+    model = PaymentsModel(source)
+    con = model._be.con
+    assert con.execute("SHOW jit").fetchone() == ("off",)
+    assert con.execute("SHOW plan_cache_mode").fetchone() == ("force_custom_plan",)
+    con.rollback()
+    model.close()
+
+
+def test_a_change_runs_its_queries_beside_the_sessions_own(
+    root: Path, pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = open_source(root, backend=pg_cluster.url)
+    at_once = PaymentsModel(source)
+    pool = source.spare
+    assert pool is not None and pool._open  # the series and declines ran on spare connections
+    spare = pool._open[0].con
+    assert spare.execute("SELECT current_user").fetchone() == ("tieout_reader",)
+    spare.rollback()
+    monkeypatch.setattr(postgres, "SPARE_CONNECTIONS", 0)
+    in_turn = PaymentsModel(source)  # one after another on the session's own connection
+    assert source.spare is None
+    for values in ({}, {"segments": ["SMB"]}, {"start": dt.date(2025, 2, 1)}):
+        at_once.param.update(**values)
+        in_turn.param.update(**values)
+        assert at_once.kpis == in_turn.kpis
+        for name, table in in_turn.output_tables().items():
+            pd.testing.assert_frame_equal(at_once.output_tables()[name], table)
+    at_once.close()
+    in_turn.close()
+
+
+def test_a_query_no_spare_connection_started_runs_on_the_sessions_own() -> None:
+    waiting: Future[pd.DataFrame] = Future()  # queued behind other sessions' queries
+    frame = pd.DataFrame({"x": [1]})
+    assert Soon(waiting, lambda: frame).result() is frame and waiting.cancelled()
+    started: Future[pd.DataFrame] = Future()
+    started.set_running_or_notify_cancel()
+    started.set_result(frame)
+    assert Soon(started, lambda: pd.DataFrame()).result() is frame
 
 
 def test_review_state_lives_in_the_team_database(
