@@ -770,7 +770,8 @@ def _open_local(
 
 
 def forget_source(root: str | os.PathLike[str]) -> None:
-    """Close the sources of ``root`` and delete their cache entries (an upload nobody uses)."""
+    """Close the sources of ``root`` and delete their cache entries (an upload nobody uses); a
+    schema published from it on PostgreSQL is dropped (`data.postgres.discard`)."""
     root = Path(root).resolve()
     with _SOURCES_LOCK:
         for key, source in list(_SOURCES.items()):
@@ -784,6 +785,8 @@ def forget_source(root: str | os.PathLike[str]) -> None:
                 source.db_path.with_suffix(".lock"),
             ):
                 path.unlink(missing_ok=True)
+    if postgres := sys.modules.get("data.postgres"):  # its schema on a server, if published
+        postgres.discard(root)
 
 
 def clear_sources() -> None:

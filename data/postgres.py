@@ -235,6 +235,13 @@ def close_pools(schema: str | None = None, url: str | None = None) -> None:
 
 
 _PUBLISH_LOCK = threading.Lock()
+#: The schemas this process published, by data folder: ``{root: {(url, schema)}}``.
+_PUBLISHED: dict[Path, set[tuple[str, str]]] = {}
+#: Schemas of discarded folders not dropped yet (a session's transaction held them, or the
+#: server was away): dropped at the next `discard` or `publish`.
+_TO_DROP: set[tuple[str, str]] = set()
+#: How long dropping a discarded schema waits for a session still reading it (ms).
+DROP_WAIT_MS = 2000
 
 
 def connect(url: str) -> Any:
@@ -259,6 +266,8 @@ def publish(local: Any, url: str, progress: Callable[[str], None] | None = None)
     schema = schema_for(local.root)
     key = f"{local.db_path.stem}-{BUILD_DIGEST}"
     with _PUBLISH_LOCK:
+        _drop_discarded()
+        _PUBLISHED.setdefault(Path(local.root), set()).add((url, schema))
         with connect(url) as con:
             if _built_key(con, schema) == key:
                 return PgSource(local, url, schema)
@@ -270,6 +279,33 @@ def publish(local: Any, url: str, progress: Callable[[str], None] | None = None)
             switch_in(con, schema)
     log.info("published %s to %s schema %s", local.root, redact(url), schema)
     return PgSource(local, url, schema)
+
+
+def discard(root: Path) -> None:
+    """Drop the schemas this process published from ``root``, a folder nobody uses any more
+    (an upload discarded: `data.engine.forget_source`), and close their spare connections. A
+    schema a session still reads (waited for up to `DROP_WAIT_MS`) or on a server away is
+    dropped at the next discard or publish instead. Only for folders of this process's own:
+    another process serving the same folder shares its schema."""
+    with _PUBLISH_LOCK:
+        _TO_DROP.update(_PUBLISHED.pop(Path(root), set()))
+        _drop_discarded()
+
+
+def _drop_discarded() -> None:
+    """Drop the schemas in `_TO_DROP` (under `_PUBLISH_LOCK`); those that cannot be dropped
+    yet stay there."""
+    for url, schema in sorted(_TO_DROP):
+        close_pools(schema, url)
+        try:
+            with connect(url) as con:
+                con.execute(f"SET lock_timeout = {int(DROP_WAIT_MS)}")
+                con.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
+        except Exception as exc:  # held by a session, or the server away: next time
+            log.warning("schema %s of a discarded folder kept for now: %s", schema, exc)
+            continue
+        _TO_DROP.discard((url, schema))
+        log.info("dropped schema %s of a discarded folder on %s", schema, redact(url))
 
 
 def new_schema(con: Any, schema: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from app.cli import main
 from data import postgres
-from data.engine import Soon, clear_sources, open_source
+from data.engine import Soon, clear_sources, forget_source, open_source
 from data.postgres import BackendError, check_url, redact
 from models.payments import PaymentsModel
 from tests.conftest import write_tables
@@ -172,6 +172,40 @@ def test_a_query_no_spare_connection_started_runs_on_the_sessions_own() -> None:
     started.set_running_or_notify_cancel()
     started.set_result(frame)
     assert Soon(started, lambda: pd.DataFrame()).result() is frame
+
+
+def _schemas(pg_cluster: PgCluster) -> list[str]:
+    sql = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tieout_%'"
+    return pg_cluster.psql(sql, pg_cluster.dbname).split()
+
+
+def test_a_discarded_upload_leaves_no_schema(tmp_path: Path, pg_cluster: PgCluster) -> None:
+    tables = {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    root = write_tables(tmp_path / "upload", "payments", tables)
+    source = open_source(root, backend=pg_cluster.url)
+    model = PaymentsModel(source)
+    assert model.kpis["attempts"] > 0 and source.schema in _schemas(pg_cluster)
+    model.close()
+    forget_source(root)  # what the Data page does with an upload nobody uses
+    assert source.schema not in _schemas(pg_cluster)
+
+
+def test_a_discarded_schema_still_read_is_dropped_at_the_next_publish(
+    tmp_path: Path, pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    root = write_tables(tmp_path / "upload", "payments", tables)
+    source = open_source(root, backend=pg_cluster.url)
+    monkeypatch.setattr(postgres, "DROP_WAIT_MS", 100)
+    with psycopg.connect(pg_cluster.url) as reading:  # a transaction that read the schema
+        reading.execute(f"SELECT count(*) FROM {source.schema}.merchants").fetchone()
+        forget_source(root)
+        assert source.schema in _schemas(pg_cluster)  # kept while it is read
+        reading.rollback()
+    other = write_tables(tmp_path / "next", "payments", tables)
+    open_source(other, backend=pg_cluster.url)
+    assert source.schema not in _schemas(pg_cluster)
+    forget_source(other)
 
 
 def test_review_state_lives_in_the_team_database(
