@@ -130,7 +130,7 @@ def _write_sheet(
     codes = [str(c) in presentation.CODE_COLUMNS for c in df.columns]
     kinds = [presentation.field(str(c)).kind for c in df.columns]
     at = df.columns.get_loc("kpi") if by_row else -1
-    for row in df.itertuples(index=False, name=None):
+    for r, row in enumerate(df.itertuples(index=False, name=None), start=first + 1):
         cells = [
             presentation.code_label(v) if code else v for v, code in zip(row, codes, strict=True)
         ]
@@ -142,7 +142,7 @@ def _write_sheet(
         for i, (value, kind) in enumerate(zip(values, kinds, strict=True), start=1):
             fmt = EXCEL_FORMATS.get(kind)
             if fmt and isinstance(value, int | float | Decimal | dt.date):
-                ws.cell(row=ws.max_row, column=i).number_format = fmt
+                ws.cell(row=r, column=i).number_format = fmt  # (ws.max_row is a scan)
     for cell in ws[first]:  # headings are text, never a formula
         cell.data_type = "s"
     for i, heading in enumerate(headings, start=1):
