@@ -165,11 +165,16 @@ def kpi_frame(summary: dict[str, Any], previous: dict[str, Any] | None = None) -
 
 
 def _sheet_title(name: str) -> str:
-    """A table's sheet named in words: ``Top merchants``, ``Sign-off 3`` (`signoff_3`)."""
+    """A table's sheet named in words: ``Top merchants``, ``By segment`` (`breakdowns_segment`),
+    ``Sign-off 3`` (`signoff_3`)."""
     signoff = re.fullmatch(r"signoff_(\d+)", name)
     if signoff:
         return f"Sign-off {signoff.group(1)}"
-    return "Sign-offs" if name == "signoffs" else presentation.label(name)
+    for prefix, words in (("breakdowns_", "By"), ("shares_", "Share by")):
+        if name.startswith(prefix):  # a breakdown by one dimension: "By segment"
+            return f"{words} {presentation.label(name[len(prefix) :]).lower()}"
+    titles = {"signoffs": "Sign-offs", "am_summary": "Account managers"}
+    return titles.get(name) or presentation.label(name)
 
 
 def to_xlsx_bytes(
