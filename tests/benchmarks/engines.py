@@ -62,6 +62,7 @@ def main() -> None:
     t0 = time.perf_counter()
     local = open_source(root, cache, backend="")
     result: dict[str, Any] = {"payments_rows": rows, "duckdb_ingest_s": time.perf_counter() - t0}
+    result["load_at_start"] = [round(v, 2) for v in os.getloadavg()]  # other work on the machine
     cluster = start_cluster(bin_dir, "bench")
     try:
         t0 = time.perf_counter()
@@ -88,6 +89,7 @@ def main() -> None:
             result[domain] = figures
     finally:
         stop_cluster(cluster)
+    result["load_at_end"] = [round(v, 2) for v in os.getloadavg()]
     result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
