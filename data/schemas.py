@@ -45,7 +45,10 @@ class Table:
     doc: str = ""
     # Low-cardinality text columns stored as dictionary/ENUM at ingest.
     categorical: tuple[str, ...] = field(default=())
-    # The column a fact table is stored sorted by (then ``_row``), so date filters skip row groups.
+    # The column a fact table is stored sorted by (then ``_row``), so date filters skip row groups:
+    # only for the tables a filter change reads directly (transactions, the marketing claims and
+    # spend). The others only feed the marts and stay in file order: sorting them cost time and
+    # memory (1M influencer tracking rows: peak RSS of the ingest 1,009 -> 661 MB).
     order_by: str | None = None
 
     def column(self, name: str) -> Column:
@@ -96,7 +99,6 @@ TABLES: tuple[Table, ...] = (
         key=("post_id",),
         categorical=("platform", "brand", "campaign"),
         doc="One row per sponsored post.",
-        order_by="date",
     ),
     Table(
         "influencer",
@@ -118,7 +120,6 @@ TABLES: tuple[Table, ...] = (
         key=("order_id",),
         categorical=("source", "campaign", "product", "brand", "attribution_type"),
         doc="One row per sale record; influencer_id is empty for organic sales.",
-        order_by="date",
     ),
     Table(
         "influencer",
@@ -146,7 +147,6 @@ TABLES: tuple[Table, ...] = (
         ),
         required=False,
         doc="Exposures of users to posts, for multi-touch attribution.",
-        order_by="timestamp",
     ),
     # ---------------------------------------------------------------- payments
     Table(
@@ -225,7 +225,6 @@ TABLES: tuple[Table, ...] = (
         ),
         categorical=("event_type", "campaign"),
         doc="Funnel events per user.",
-        order_by="timestamp",
     ),
     Table(
         "reconciliation",
@@ -258,7 +257,6 @@ TABLES: tuple[Table, ...] = (
         key=("order_id",),
         categorical=("status",),
         doc="Revenue finance booked, one row per order.",
-        order_by="date",
     ),
     Table(
         "reconciliation",

@@ -371,12 +371,13 @@ def load_domain(
         # Stored in the order the database keeps (sort key, then file order), so that when the
         # data is valid this very table becomes the domain's table (`data.engine.ingest_tables`).
         judged_name = f"judged_{spec.name}"
-        order = [spec.order_by] if spec.order_by in judged.columns else []
+        # A table without a sort column keeps the order it was read in, file order (the
+        # connection preserves insertion order): no sort by ``_row``.
+        stored = judged.table
+        if spec.order_by in judged.columns:
+            stored = stored.order_by([spec.order_by, "_row"])
         with intake.watch(con, progress, f"typing {label}", raw.rows):
-            con.execute(
-                f'CREATE OR REPLACE TABLE "{judged_name}" AS '
-                f"{be.compile(judged.table.order_by([*order, '_row']))}"
-            )
+            con.execute(f'CREATE OR REPLACE TABLE "{judged_name}" AS {be.compile(stored)}')
         data.stored[spec.name] = judged_name
         judged.table = be.table(judged_name)
         data.notes += [f"{label}: {n}" for n in judged.notes]
