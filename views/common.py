@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import time
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -73,15 +75,19 @@ def period_widgets(model: Any) -> list[Any]:
 
 
 #: While a change runs, the page's content is dimmed (a CSS variable inherited through every
-#: shadow root, read by `STALE_CSS`); the model's next computation (`dim_while_busy`) undims it.
+#: shadow root, read by `STALE_CSS`); the model's next computation (`dim_while_busy`) undims it,
+#: and its charts and tables (`_PART_STALE_CSS`, a second variable) once they have followed.
 #: A value that arrives in the same update as the new numbers (a preset sets the dates) does
 #: not dim them again; a change that never comes back undims after 8 s.
 _BUSY_JS = """
 if (window.tieoutDone) return;
 document.body.style.setProperty('--tieout-stale', '0.45');
+document.body.style.setProperty('--tieout-later', '0.45');
 clearTimeout(window.tieoutBusyTimer);
-window.tieoutBusyTimer = setTimeout(
-  () => document.body.style.removeProperty('--tieout-stale'), 8000);
+window.tieoutBusyTimer = setTimeout(() => {
+  document.body.style.removeProperty('--tieout-stale');
+  document.body.style.removeProperty('--tieout-later');
+}, 8000);
 """
 _DONE_JS = """
 document.body.style.removeProperty('--tieout-stale');
@@ -89,14 +95,16 @@ clearTimeout(window.tieoutBusyTimer);
 window.tieoutDone = true;
 setTimeout(() => { window.tieoutDone = false; }, 0);
 """
+_SETTLED_JS = "document.body.style.removeProperty('--tieout-later');"
 STALE_CSS = ":host { opacity: var(--tieout-stale, 1); transition: opacity 0.12s; }"
 
 
-def dim_while_busy(model: Any, controls: Any) -> pn.widgets.IntInput:
+def dim_while_busy(model: Any, controls: Any) -> pn.Column:
     """Dim the page's content (styled with `STALE_CSS`) from a change of any widget in
     ``controls`` (a sidebar column) until the model has computed again; every widget there is
-    made as wide as the sidebar. Returns the (invisible)
-    widget that carries the model's computation count to the browser: put it on the page."""
+    made as wide as the sidebar; its charts and tables stay dim until they have followed
+    (`later`). Returns the (invisible) widgets that carry the model's computation count to the
+    browser: put them on the page."""
     for widget in controls.select(pn.widgets.Widget):
         # as wide as the sidebar: a field of its default width (300 px) widened the sidebar's
         # column past the sidebar, which cut off the number fields' spin buttons
@@ -106,9 +114,21 @@ def dim_while_busy(model: Any, controls: Any) -> pn.widgets.IntInput:
         elif "value" in widget.param:
             widget.jscallback(value=_BUSY_JS)
     done = pn.widgets.IntInput(value=model.computations, visible=False, disabled=True)
-    model.param.watch(lambda e: setattr(done, "value", e.new), "computations")
+    settled = pn.widgets.IntInput(value=model.computations, visible=False, disabled=True)
+
+    def settle(event: Any) -> None:
+        done.value = event.new
+
+        def job() -> None:  # once the charts and tables have followed (`later`)
+            settled.value = done.value
+
+        if not later(settled, job, settle=True):
+            job()
+
+    model.param.watch(settle, "computations")
     done.jscallback(value=_DONE_JS)
-    return done
+    settled.jscallback(value=_SETTLED_JS)
+    return pn.Column(done, settled, visible=False)
 
 
 def data_page_button(label: str = "Open the Data page") -> pn.widgets.Button:
@@ -142,13 +162,17 @@ def model_filters(model: Any, names: dict[str, str] | None = None) -> list[SafeM
         for p in model.FILTERS
     }
 
-    def narrow(*_: Any) -> None:
+    def narrow() -> None:
         for p, w in widgets.items():
             options = model.options_for(p)
             if list(w.options) != options:
                 w.options = options
 
-    model.param.watch(narrow, list(model.FILTERS))
+    def narrow_later(*_: Any) -> None:  # after the change's cards (`later`)
+        if not later(narrow, narrow):
+            narrow()
+
+    model.param.watch(narrow_later, list(model.FILTERS))
     narrow()
     return list(widgets.values())
 
@@ -419,8 +443,9 @@ def table(df: pd.DataFrame | None, model: Any = None, **kwargs: Any) -> pn.widge
         **_column_options(shown, compared),
     )
     options.update(kwargs)
+    options["stylesheets"] = [*options.get("stylesheets", []), _PART_STALE_CSS]
     if _dark():
-        options["stylesheets"] = [*options.get("stylesheets", []), DARK_TABLE_CSS]
+        options["stylesheets"] = [*options["stylesheets"], DARK_TABLE_CSS]
     widget = _Table(shown, **options)
     widget.tieout_frame = df
     widget.tieout_model = model
@@ -449,6 +474,23 @@ def show_frame(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
         widget._tieout_pending = True
         return
     _show(widget, for_display(df))
+
+
+def show_later(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
+    """`show_frame` for a model's new outputs: in a server session a table on the page follows
+    the change's cards a moment later (`later`)."""
+    if isinstance(widget, _Table) and not widget._models:
+        widget.tieout_frame = df
+        widget._tieout_pending = True
+        return
+    widget._tieout_next = df  # the frame behind the rows shown changes with them (downloads)
+
+    def job() -> None:
+        widget.tieout_frame = widget._tieout_next
+        _show(widget, for_display(widget.tieout_frame))
+
+    if not later(widget, job):
+        job()
 
 
 def _show(widget: pn.widgets.Tabulator, shown: pd.DataFrame) -> None:
@@ -570,8 +612,82 @@ def quiet(plot: Any) -> Any:
     return plot.opts(hooks=[_group_labels], padding=(0, (0, 0.05)))
 
 
-CHART_DELAY_MS = 60  # how long charts let the cards of a change go first
-_NUMERIC = (hv.Curve, hv.Points)
+#: How long a change's slower updates (charts, tables on the open tab) wait after it, so its
+#: KPI cards reach the browser first (a next-tick callback still ran before the server had sent
+#: them); a next change within this time postpones them again (`later`).
+CHART_DELAY_MS = 60
+#: Pause between two of those updates: a change coming from the browser meanwhile is handled
+#: in it, instead of waiting for every chart of the change before.
+LATER_GAP_MS = 5
+#: Charts and tables follow a change's cards a moment later (`later`): until all of them are
+#: up to date (`dim_while_busy`'s second variable) they stay as dim as the whole page was while
+#: the change ran (`STALE_CSS`), 0.45 in all (the page's own dimming divided out). Set on the
+#: body by the browser, so no chart is sent again to dim or undim it.
+_PART_STALE_CSS = (
+    ":host { opacity: calc(var(--tieout-later, 1) / var(--tieout-stale, 1)); "
+    "transition: opacity 0.12s; }"
+)
+
+
+class _Later:
+    """A session's updates that follow a change's cards: one per callback, in the order they
+    were asked for, each once with the newest outputs; held back while changes keep coming
+    (the browser gets the newest cards instead of charts of a view already left)."""
+
+    def __init__(self, doc: Any):
+        self._doc = doc
+        self._jobs: dict[int, Any] = {}
+        self._settle: dict[int, Any] = {}  # run when no other job is left
+        self._last = 0.0
+        self._scheduled = False
+
+    def add(self, key: int, job: Any, settle: bool = False) -> None:
+        (self._settle if settle else self._jobs).setdefault(key, job)
+        self._last = time.monotonic()
+        self._schedule(CHART_DELAY_MS)
+
+    def _schedule(self, ms: float) -> None:
+        if self._scheduled:
+            return
+        self._scheduled = True
+        self._doc.add_timeout_callback(self._run, max(int(ms), 1))
+
+    def _run(self) -> None:
+        self._scheduled = False
+        wait = CHART_DELAY_MS - (time.monotonic() - self._last) * 1000
+        if wait >= 1:  # a change came in meanwhile: its cards go first
+            self._schedule(wait)
+            return
+        jobs = self._jobs or self._settle
+        if not jobs:
+            return
+        job = jobs.pop(next(iter(jobs)))
+        try:
+            job()
+        finally:
+            if self._jobs or self._settle:
+                self._schedule(LATER_GAP_MS)
+
+
+_LATER: weakref.WeakKeyDictionary[Any, _Later] = weakref.WeakKeyDictionary()
+
+
+def later(key: Any, job: Any, settle: bool = False) -> bool:
+    """Run ``job()`` after the current change's other updates have reached the browser, in a
+    server session (`_Later`); ``key``: the same key asked again runs once; ``settle``: only
+    once every other such job has run. False (nothing scheduled) outside a server session: the
+    caller runs it now."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return False
+    queue = _LATER.get(doc)
+    if queue is None:
+        queue = _LATER[doc] = _Later(doc)
+    queue.add(id(key), job, settle)
+    return True
+
+
+_NUMERIC = (hv.Curve, hv.Points, hv.Scatter)
 _CATEGORICAL = (hv.Bars, hv.HeatMap)
 
 
@@ -613,9 +729,13 @@ class LivePlot(pn.viewable.Viewer):
         self._signature: Any = None
         self._dmap: Any = None
         self._tick = hv.streams.Stream.define("Tick")()
-        self._stale = self._pending = False
+        self._stale = False
         self._pane = _ChartPane(self._render(), sizing_mode="stretch_width")
         self._pane._tieout_owner = self
+        # dimmed until the page has caught up with a change (`_PART_STALE_CSS`)
+        self._frame = pn.Column(
+            self._pane, sizing_mode="stretch_width", stylesheets=[_PART_STALE_CSS]
+        )
         owners: dict[int, tuple[Any, list[str]]] = {}
         for d in deps:
             if isinstance(d, param.Parameter):
@@ -664,19 +784,13 @@ class LivePlot(pn.viewable.Viewer):
         if not self._pane._models:  # drawn nowhere: nothing to send, build it when drawn
             self._stale = True
             return
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            # In a server session the chart follows a moment later: the change's other updates
-            # (KPI cards, tables) reach the browser and show first instead of waiting for the
-            # charts (a next-tick callback still ran before the server had sent them).
-            if not self._pending:
-                self._pending = True
-                doc.add_timeout_callback(self._update, CHART_DELAY_MS)
-            return
-        self._update()
+        # In a server session the chart follows a moment later, dimmed until then (`later`):
+        # the change's KPI cards reach the browser first instead of waiting for the charts.
+        if not later(self, self._update):
+            self._update()
 
     def _update(self) -> None:
-        self._pending = self._stale = False
+        self._stale = False
         obj = self._render()
         if obj is not self._pane.object:
             self._pane.object = obj
@@ -686,7 +800,7 @@ class LivePlot(pn.viewable.Viewer):
             self._update()
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self._pane
+        return self._frame
 
 
 def live_plot(fn: Any, *deps: Any, in_place: bool = True) -> LivePlot:
@@ -762,5 +876,5 @@ def workbook_download(model: Any) -> pn.widgets.FileDownload:
 def bound_table(model: Any, name: str, **kwargs: Any) -> pn.widgets.Tabulator:
     """A `table` showing the model's DataFrame output ``name``, updated in place on change."""
     widget = table(getattr(model, name), model=model, **kwargs)
-    model.param.watch(lambda e: show_frame(widget, e.new), name)
+    model.param.watch(lambda e: show_later(widget, e.new), name)
     return widget

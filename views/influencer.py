@@ -26,7 +26,7 @@ from views.common import (
     model_filters,
     money_floats,
     period_widgets,
-    show_frame,
+    show_later,
     table,
     tabs,
     with_downloads,
@@ -241,7 +241,7 @@ class InfluencerView(pn.viewable.Viewer):
         )
         share_tables = {d: table(m.shares.get(d)) for d in ("product", "brand", "campaign")}
         m.param.watch(
-            lambda e: [show_frame(w, e.new.get(d)) for d, w in share_tables.items()],
+            lambda e: [show_later(w, e.new.get(d)) for d, w in share_tables.items()],
             "shares",
         )
         product_brand = pn.Column(

@@ -26,6 +26,7 @@ from views.common import (
     money_floats,
     period_widgets,
     show_frame,
+    show_later,
     table,
     tabs,
     with_downloads,
@@ -251,7 +252,7 @@ class PaymentsView(pn.viewable.Viewer):
         self.drivers_table = drivers_table = table(None, model=m)
 
         def _drivers(*_: Any) -> None:
-            show_frame(drivers_table, m.breakdowns.get(self.breakdown_dim, pd.DataFrame()))
+            show_later(drivers_table, m.breakdowns.get(self.breakdown_dim, pd.DataFrame()))
 
         m.param.watch(_drivers, "breakdowns")
         self.param.watch(_drivers, "breakdown_dim")
