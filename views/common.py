@@ -823,7 +823,7 @@ def downloads(widget: pn.widgets.Tabulator, stem: str) -> pn.Row:
         return io.BytesIO(to_csv_bytes(exported_frame(widget)))
 
     def xlsx() -> io.BytesIO:
-        return io.BytesIO(table_xlsx_bytes(exported_frame(widget), stem))
+        return io.BytesIO(table_xlsx_bytes(exported_frame(widget), stem, _compared(widget)))
 
     words = " ".join(w.upper() if w in ("roas", "cac") else w for w in stem.split("_"))
     words = words[:1].upper() + words[1:]

@@ -208,7 +208,11 @@ class InfluencerView(pn.viewable.Viewer):
             pn.widgets.FloatSlider.from_param(
                 m.param.cogs, name="Cost of goods (share of revenue)", step=0.01, format="0%"
             ),
-            pn.widgets.Select.from_param(m.param.attribution, name="Attribution model"),
+            pn.widgets.Select.from_param(  # the models in words, their codes as values
+                m.param.attribution,
+                name=presentation.label("attribution"),
+                options={presentation.code_label(a): a for a in m.param.attribution.objects},
+            ),
             sizing_mode="stretch_width",
         )
         warnings = pn.Column(

@@ -108,19 +108,13 @@ def banner_text(
     )
 
 
-#: The snapshot's settings in words (the sidebar's names).
-SETTINGS = {
-    "abs_tol": "Amount tolerance ($)",
-    "rel_tol": "Relative tolerance",
-    "timing_days": "Timing window (days)",
-    "anomaly_threshold": "Unusual-day threshold",
-}
 _AMOUNTS = re.compile(r"^claimed=(-?\d*);finance=(-?\d*)$")
 _CODE_IN_BRACKETS = re.compile(r"\(([a-z0-9]+(?:_[a-z0-9]+)+)\)")
 
 
 def _name(key: str) -> str:
-    return SETTINGS.get(key) or presentation.label(key)
+    """A setting's or filter's name in words (`models.presentation`)."""
+    return presentation.label(key)
 
 
 def _amounts_words(text: Any) -> Any:
