@@ -147,6 +147,9 @@ def test_cards_say_in_words_what_they_compare_with() -> None:
     # a rate: the change in points; a ratio the compared period has none of: said so
     assert "+2.0 pp vs previous quarter" in card_html("approval_rate", 0.86, 0.84, True, quarter)
     assert "not defined for the previous quarter" in card_html("roas", 1.5, None, True, quarter)
+    # 0.8400 against 0.8404: -0.04 pp rounds to nothing, said without a sign, in grey
+    card = card_html("approval_rate", 0.8400, 0.8404, True, quarter)
+    assert "• 0.0 pp vs previous quarter" in card and "-0.0" not in card
     # up from nothing, and a KPI without a compared value (churn risk): no comparison line
     assert "▲ from 0 vs previous quarter" in card_html("churn_risk_merchants", 3, 0, False, quarter)
     assert "delta" not in card_html("churn_risk_merchants", 3, None, False, quarter, True)

@@ -236,8 +236,8 @@ def card_html(
             text = f"{diff:+.1f}%"
         else:  # up from nothing: a percent change has no meaning
             diff, text = cur, ("from 0" if cur else "no change")
-        if text.startswith(("+0.0", "-0.0")):
-            diff = 0.0
+        if text.startswith(("+0.0", "-0.0")):  # rounds to nothing: "0.0 pp", not "-0.0 pp"
+            diff, text = 0.0, text[1:]
         good = (diff > 0) == good_when_up if diff != 0 else None
         colour = "#1a7f37" if good else ("#cf222e" if good is False else _GREY)
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
