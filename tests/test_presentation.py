@@ -153,3 +153,24 @@ def test_cards_say_in_words_what_they_compare_with() -> None:
     # up from nothing, and a KPI without a compared value (churn risk): no comparison line
     assert "▲ from 0 vs previous quarter" in card_html("churn_risk_merchants", 3, 0, False, quarter)
     assert "delta" not in card_html("churn_risk_merchants", 3, None, False, quarter, True)
+
+
+def test_influencers_who_share_a_name_get_a_bar_each() -> None:
+    """Two influencers named Kai Okafor among the worst 10 were drawn as one bar (nine bars under
+    "Worst 10 by ROI" in the 1M demo's screenshot): each gets its ID on the axis."""
+    import pandas as pd
+
+    from views.influencer import roi_plot, top_plot
+
+    df = pd.DataFrame(
+        {
+            "influencer_id": ["INF0069", "INF0149", "INF0001"],
+            "name": ["Kai Okafor", "Kai Okafor", "Ava Stone"],
+            "roi_pct": [-90.0, -80.0, -70.0],
+            "revenue": [10.0, 20.0, 30.0],
+            "payout": [100.0, 100.0, 100.0],
+        }
+    )
+    for plot in (roi_plot(df), top_plot(df)):
+        names = list(plot.dimension_values("name"))
+        assert names == ["Kai Okafor (INF0069)", "Kai Okafor (INF0149)", "Ava Stone"]

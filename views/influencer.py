@@ -150,8 +150,18 @@ def product_platform_plot(df: pd.DataFrame) -> Any:
     )
 
 
+def distinct_names(df: pd.DataFrame) -> pd.DataFrame:
+    """Influencers named apart on a chart's axis: a name two of them share gets each one's ID
+    (``Kai Okafor (INF0069)``), so their bars are not drawn as one."""
+    names = df["name"].astype(str)
+    shared = names.duplicated(keep=False)
+    if shared.any():
+        df = df.assign(name=names.where(~shared, names + " (" + df["influencer_id"] + ")"))
+    return df
+
+
 def roi_plot(worst: pd.DataFrame) -> Any:
-    df = for_display(worst)
+    df = distinct_names(for_display(worst))
     if df.empty:
         return empty_plot("No influencer with negative ROI")
     return df.hvplot.barh(
@@ -174,7 +184,7 @@ def roi_plot(worst: pd.DataFrame) -> Any:
 
 
 def top_plot(top: pd.DataFrame) -> Any:
-    df = for_display(top)
+    df = distinct_names(for_display(top))
     if df.empty:
         return empty_plot()
     return df.hvplot.barh(
