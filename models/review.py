@@ -8,7 +8,8 @@
   its history rows, written by `data.state.Store` against the version it was made on.
 - **Suggested matches** (`suggest`): a missing-in-finance claim and a finance-only order that are
   probably the same sale: equal amounts within the model's tolerance and dates within its timing
-  window, or order ids that differ only in case, spaces, leading zeros or one character. Each
+  window, or order ids that differ only in case, spaces, leading zeros, or one character with
+  amounts within the tolerance. Each
   has its reason in words; a confirmed pair is handed to the model
   (`ReconciliationModel.confirmed`), which counts it as a matched order in every number.
 - **Aging** (`aging`): open exceptions by days from the claim date (finance date for
@@ -329,9 +330,9 @@ def id_reason(claim_id: str, finance_id: str) -> str | None:
         return None
     if _normalised(a) == _normalised(b):
         needed = [n for n, _ in _ID_STEPS if _normalised(a, skip=n) != _normalised(b, skip=n)]
-        return "order ids differ only in " + " and ".join(needed or ["case"])
+        return "Order IDs differ only in " + " and ".join(needed or ["case"])
     if _one_char_apart(a, b):
-        return f"order ids differ in one character ({a} / {b})"
+        return f"Order IDs differ in one character ({a} / {b})"
     return None
 
 
@@ -380,7 +381,7 @@ def suggest(
     ``rel_tol`` x the finance amount, as the model classifies) and the dates at most
     ``timing_days`` apart, or when the order ids differ only in case, spaces, leading zeros or
     one character (whatever the amounts for case, spaces and leading zeros; one character apart
-    needs the amounts within the tolerance or the dates within the window too). Pairs already
+    needs the amounts within the tolerance too, whatever the dates). Pairs already
     ``decided`` and orders already ``used`` by a confirmed pair are left out. At most
     `MAX_SUGGESTIONS_PER_CLAIM` per claim: id matches first, then the smallest amount gap, then
     the fewest days apart.
@@ -439,16 +440,14 @@ def suggest(
     )
     s["days_apart"] = (s["finance_date"] - s["claim_date"]).dt.days.astype(int)
     s["gap"] = (s["f_cents"] - s["c_cents"]).abs()
-    # One character apart says little on its own (R00000123 and F00000123 are two orders of
-    # the demo data): such a pair needs its amounts within the tolerance or its dates within
-    # the window as well.
+    # One character apart says little on its own: sequential ids (F00002326 / F00002327) and
+    # the demo's R00002326 / F00002326 are different orders one character apart, dates close
+    # or not. Such a pair needs its amounts within the tolerance.
     weak = [
         r == "id" and _normalised(a) != _normalised(b)
         for r, a, b in zip(s["rules"], s["claim_id"], s["finance_id"], strict=True)
     ]
-    near = (s["gap"] <= abs_tol * 100 + rel_tol * s["f_cents"].abs() + 1e-9) | (
-        s["days_apart"].abs() <= int(timing_days)
-    )
+    near = s["gap"] <= abs_tol * 100 + rel_tol * s["f_cents"].abs() + 1e-9
     s = s[~pd.Series(weak, index=s.index) | near]
     if s.empty:
         return empty(SUGGESTION_COLUMNS)
@@ -481,7 +480,7 @@ def suggest(
 def _reason(r: Mapping[str, Any]) -> str:
     parts = []
     if "id" in r["rules"].split(","):
-        parts.append(id_reason(r["claim_id"], r["finance_id"]) or "order ids alike")
+        parts.append(id_reason(r["claim_id"], r["finance_id"]) or "Order IDs alike")
     days = abs(int(r["days_apart"]))
     when = "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} apart"
     gap = Decimal(int(r["gap"])).scaleb(-2)

@@ -172,21 +172,22 @@ def test_suggestions_by_hand() -> None:
         ("F9", "30.00", "2025-03-12"),  # A3: equal amount but 5 days > 3
         ("ord-42", "80.50", "2025-06-01"),  # ORD-0042: case and leading zeros; amounts differ
         ("x17", "11.00", "2025-03-02"),  # X 17: case and spaces
-        ("Q2", "50.00", "2025-03-03"),  # Q1: one character, 2 days apart
+        ("Q2", "50.00", "2025-03-03"),  # Q1: one character, 2 days apart, amounts $49 apart
         ("Q7", "10.00", "2025-06-01"),  # Q1: one character, but amounts and dates far apart
+        ("Q3", "99.00", "2025-09-01"),  # Q1: one character, equal amounts, 184 days apart
     )
     s = review.suggest(missing, fin, abs_tol=0.01, rel_tol=0.0, timing_days=3)
     got = {(r.claim_id, r.finance_id): r.reason for r in s.itertuples()}
     assert got == {
         ("A3", "F1"): "equal amounts, 2 days apart",
         ("ORD-0042", "ord-42"): (
-            "order ids differ only in case and leading zeros; amounts differ by $0.50, "
+            "Order IDs differ only in case and leading zeros; amounts differ by $0.50, "
             "92 days apart"
         ),
-        ("X 17", "x17"): "order ids differ only in case and spaces; amounts differ by $1.00, "
+        ("X 17", "x17"): "Order IDs differ only in case and spaces; amounts differ by $1.00, "
         "1 day apart",
-        ("Q1", "Q2"): "order ids differ in one character (Q1 / Q2); amounts differ by $49.00, "
-        "2 days apart",
+        # one character apart needs equal amounts (within $0.01): Q3, not Q2 (close dates)
+        ("Q1", "Q3"): "Order IDs differ in one character (Q1 / Q3); equal amounts, 184 days apart",
     }
     # a wider window finds F9 too; a rejected pair is not suggested again
     s = review.suggest(
@@ -200,10 +201,10 @@ def test_suggestions_by_hand() -> None:
 
 
 def test_id_reasons_by_hand() -> None:
-    assert review.id_reason("A1", "a1") == "order ids differ only in case"
-    assert review.id_reason("A 1", "A1") == "order ids differ only in spaces"
-    assert review.id_reason("000123", "123") == "order ids differ only in leading zeros"
-    assert review.id_reason("AB12", "AB1") == "order ids differ in one character (AB12 / AB1)"
+    assert review.id_reason("A1", "a1") == "Order IDs differ only in case"
+    assert review.id_reason("A 1", "A1") == "Order IDs differ only in spaces"
+    assert review.id_reason("000123", "123") == "Order IDs differ only in leading zeros"
+    assert review.id_reason("AB12", "AB1") == "Order IDs differ in one character (AB12 / AB1)"
     assert review.id_reason("AB12", "AB21") is None  # two characters
     assert review.id_reason("A1", "A1") is None
 
