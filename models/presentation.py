@@ -45,7 +45,9 @@ FIELDS: dict[str, Field] = {
     # ------------------------------------------------------------------ payments
     "attempts": F("Attempts", "count", "Payment attempts in the period, approved or declined."),
     "approved": F("Approved", "count", "Approved attempts."),
-    "approval_rate": F("Approval rate", "percent", "Approved attempts / all attempts."),
+    "approval_rate": F(
+        "Approval rate (per attempt)", "percent", "Approved attempts / all attempts."
+    ),
     "approval_rate_value": F(
         "Approval (by value)", "percent", "Approved amount / attempted amount."
     ),
@@ -57,7 +59,7 @@ FIELDS: dict[str, Field] = {
     "gpv": F("GPV", "money", "Gross payment volume: the amount of approved attempts."),
     "gpv_prev_period": F("GPV, {compared}", "money", "GPV of the compared period."),
     "gpv_prev": F("GPV, {compared}", "money"),
-    "approval_rate_prev": F("Approval rate, {compared}", "percent"),
+    "approval_rate_prev": F("Approval rate (per attempt), {compared}", "percent"),
     "fee_yield_bps_prev": F("Fee yield, {compared}", "bps"),
     "gpv_change_pct": F("GPV change", "pct", "(GPV - previous GPV) / previous GPV x 100."),
     "fee_revenue": F("Fee revenue", "money", "Fees on approved attempts."),
@@ -77,7 +79,7 @@ FIELDS: dict[str, Field] = {
     ),
     "gini": F("Gini", "coef", "0 when every merchant has the same GPV, near 1 when one has all."),
     "churn_risk_merchants": F(
-        "Churn risk",
+        "Merchants at churn risk",
         "count",
         "Merchants whose GPV in the 28 days to the end date is at most 40% of the 28 days "
         "before (which had GPV).",
@@ -135,7 +137,7 @@ FIELDS: dict[str, Field] = {
         "Active influencers", "count", "Influencers with posts or influenced sales."
     ),
     "revenue_per_influencer": F(
-        "Revenue per influencer", "money", "Influenced revenue / active influencers."
+        "Influenced revenue per influencer", "money", "Influenced revenue / active influencers."
     ),
     "influencer_id": F("Influencer ID", "text"),
     "name": F("Name", "text"),

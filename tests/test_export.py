@@ -176,7 +176,7 @@ def test_workbook_numbers_carry_the_format_of_their_kind(model) -> None:
     kpis = book.worksheets[0]
     rows = {r[0].value: r for r in kpis.iter_rows() if r[0].value}
     assert rows["GPV"][1].number_format == '"$"#,##0.00;-"$"#,##0.00'
-    assert rows["Approval rate"][1].number_format == "0.0%"
+    assert rows["Approval rate (per attempt)"][1].number_format == "0.0%"
     assert rows["Fee yield"][1].number_format == '#,##0.0" bps"'
     assert isinstance(rows["GPV"][1].value, int | float)  # still a number, not text
     top = book["Top merchants"]
