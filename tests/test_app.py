@@ -63,6 +63,9 @@ def test_reconciliation_page_renders_and_reacts(tmp_path: Path) -> None:
     assert roas_table.value["campaign"].tolist() == ["CampB"]
     # CampB over the whole data span: A3 missing, A4 refunded, A7 matched but booked 4 days on
     assert set(view._exceptions.value["order_id"]) == {"A3", "A4", "A7"}
+    # drawn empty first (every column text then): its money now shows as money, not 81.2
+    money = view._exceptions.formatters["claimed_revenue"]
+    assert getattr(money, "format", None) == "$0,0.00", money
     tabs.active = tabs.objects.index(view._exceptions_tab)
     view.exception_class = ["missing_in_finance"]
     assert set(view._exceptions.tieout_frame["class"]) == {"missing_in_finance"}

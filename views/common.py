@@ -494,10 +494,16 @@ def show_later(widget: pn.widgets.Tabulator, df: pd.DataFrame | None) -> None:
 
 
 def _show(widget: pn.widgets.Tabulator, shown: pd.DataFrame) -> None:
-    """Set a table's rows; its titles and formats too when the columns are new (a table made
-    empty, or another breakdown), its titles when what is compared is named otherwise."""
+    """Set a table's rows; its titles and formats too when the columns or their types are new
+    (a table made empty, another breakdown, or rows in a table first drawn empty: its columns
+    were all text then), its titles when what is compared is named otherwise."""
     compared = _compared(widget)
-    if list(shown.columns) != list(widget.value.columns) or not widget.titles:
+    before = widget.value
+    if (
+        list(shown.columns) != list(before.columns)
+        or list(shown.dtypes) != list(before.dtypes)
+        or not widget.titles
+    ):
         widget.param.update(value=shown, **_column_options(shown, compared))
         return
     titles = _titles(shown.columns, compared)
