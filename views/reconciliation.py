@@ -222,7 +222,7 @@ def variance_plot(daily: pd.DataFrame) -> Any:
     )
     zero = hv.HLine(0).opts(color="gray", line_dash="dashed", line_width=1)
     title = "Daily variance, finance minus marketing " + (
-        "(red: unusual days)" if len(flagged) else "(no unusual day in the period)"
+        "(red: unusual days)" if len(flagged) else "(no day beyond the unusual-day threshold)"
     )
     return (line * marks * zero).opts(
         responsive=True,
