@@ -399,3 +399,23 @@ def test_with_a_postgresql_backend_the_page_shows_the_users_files(
     ]
     page.use_candidate()
     assert str(app.model("payments").kpis["gpv"]) == "200.00"  # T1 alone, on PostgreSQL
+
+
+def test_the_pages_checks_on_the_figures_show_on_the_data_page(tmp_path: Path) -> None:
+    """The influencer payouts that differ from the payment terms (the warning on the page) are
+    listed on the Data page too, beside the files' validation report (which has nothing)."""
+    from tests import influencer_tiny
+
+    tables = influencer_tiny.tables()
+    tables["payouts"] = tables["payouts"].replace(
+        "PO2,I2,Order,0.10,2,50.00", "PO2,I2,Order,0.10,2,55.00"
+    )
+    root = write_tables(tmp_path / "data", "influencer", tables)
+    app = create_app(open_source(root)).tieout_app
+    assert app.model("influencer") is None  # the page is not open: a model made for this
+    shown = [getattr(o, "object", "") for o in DataView(app=app)._layout]
+    text = "\n".join(str(o) for o in shown if isinstance(o, str))
+    assert "no problems found" in text  # the files themselves are valid
+    assert "Checks on the figures**: 1 warning(s)" in text
+    assert "Influencer ROI: The payout worked out from the payment terms differs" in text
+    assert "I2 (Ben: $50.00 from the terms, $55.00 reported)" in text

@@ -22,7 +22,7 @@ import panel as pn
 import param
 
 from data import schemas
-from data.domains import NAMES
+from data.domains import NAMES, get
 from data.engine import (
     BACKEND_ENV,
     SOURCE_SCHEMA_ENV,
@@ -115,6 +115,35 @@ def problems_frame(sources: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["domain", "severity", "file", "column", "rows", "count", "value", "expected"]
     )
+
+
+def figure_checks(app: Any) -> list[tuple[str, str]]:
+    """The checks a page makes on the figures beyond the files' validation (the influencer
+    payouts against the payment terms), as (domain, text): stated by the domain's model, the
+    open page's or, when the page is not open yet, one made for this."""
+    from models import make_model, model_class
+
+    out = []
+    for domain, source in app.sources.items():
+        if "warnings" not in model_class(domain).param:
+            continue
+        model = app.model(domain)
+        if model is None:
+            try:
+                model = make_model(domain, source)
+            except Exception:  # (the domain's own page says what is wrong)
+                continue
+        out += [(domain, text) for text in model.warnings]
+    return out
+
+
+def _checks_text(checks: list[tuple[str, str]]) -> str:
+    lines = [
+        f"**Checks on the figures**: {len(checks)} warning(s), shown on the pages too. The "
+        "pages count what the files' terms give; the figures they report stay as the files say."
+    ]
+    lines += [f"- {esc(get(domain).label)}: {esc(text)}" for domain, text in checks]
+    return "\n".join(lines)
 
 
 def runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
@@ -300,6 +329,7 @@ class DataView(pn.viewable.Viewer):
         self.app = app
         sources = app.sources
         problems = problems_frame(sources)
+        checks = figure_checks(app)
         roots = sorted({str(s.root) for s in sources.values()})
         #: Why loading other data is off (the tables of a PostgreSQL schema), else None.
         self.loading_off = loading_off_reason(sources)
@@ -329,11 +359,12 @@ class DataView(pn.viewable.Viewer):
             pn.pane.Markdown("**Tables**"),
             framed(table(status_frame(sources))),
             pn.pane.Markdown(
-                f"**Validation report**: {len(problems)} problem(s)"
+                f"**Validation report of the files**: {len(problems)} problem(s)"
                 if len(problems)
-                else "**Validation report**: no problems found."
+                else "**Validation report of the files**: no problems found."
             ),
             framed(table(problems, header_filters=True)) if len(problems) else pn.Spacer(height=0),
+            pn.pane.Markdown(_checks_text(checks)) if checks else pn.Spacer(height=0),
             pn.pane.Markdown("### Load other data"),
             self._loader_widgets(),
             self.progress_text,
