@@ -395,8 +395,10 @@ def full(value: Any, kind: str) -> str:
     return str(code_label(value))
 
 
-def compact(value: float, kind: str) -> str:
-    """A value for a chart axis: ``$2.2M``, ``85%``, ``1.2K``."""
+def compact(value: float, kind: str, digits: int | None = None) -> str:
+    """A value for a chart axis: ``$2.2M``, ``85%``, ``1.2K``. ``digits``: significant digits
+    of a money or count value, zeros kept (a bar's label: ``$5.15M`` beside ``$5.00M``, where
+    the axis's ``$5.2M`` and ``$5M`` would hide the difference)."""
     if _missing(value):
         return ""
     v = float(value)
@@ -411,7 +413,11 @@ def compact(value: float, kind: str) -> str:
     sign, v = ("-" if v < 0 else ""), abs(v)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if v >= size:
-            text = f"{v / size:.1f}".rstrip("0").rstrip(".") + suffix
+            if digits:
+                whole = len(str(int(v / size)))
+                text = f"{v / size:.{max(digits - whole, 0)}f}" + suffix
+            else:
+                text = f"{v / size:.1f}".rstrip("0").rstrip(".") + suffix
             break
     else:
         text = f"{v:.0f}" if kind in ("money", "count", "index") else f"{v:.2f}"

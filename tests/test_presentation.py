@@ -68,6 +68,20 @@ def test_axis_values_are_compact(value: float, kind: str, shown: str) -> None:
     assert compact(value, kind) == shown
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (5_148_930.12, "$5.15M"),  # 5.14893M to three significant digits
+        (5_000_211.40, "$5.00M"),  # zeros kept: beside $5.15M the gap shows
+        (-148_718.72, "-$149K"),  # 148.7K -> 149K
+        (12_345.0, "$12.3K"),
+        (812.5, "$812"),  # under a thousand: whole dollars, as the axis
+    ],
+)
+def test_bar_labels_keep_three_significant_digits(value: float, shown: str) -> None:
+    assert compact(value, "money", digits=3) == shown
+
+
 def test_every_kpi_has_a_label_kind_and_definition(models: dict) -> None:
     for domain, model in models.items():
         keys = set(model.kpis) - {"bridge"}  # the bridge is shown as its own table
