@@ -425,6 +425,22 @@ def _holoviews_bokeh() -> None:
     """
     if hv.Store.current_backend != "bokeh" or "bokeh" not in hv.Store.renderers:
         hv.extension("bokeh", logo=False)
+    if not getattr(_holoviews_bokeh, "styled", False):  # once, whoever loaded the backend
+        _holoviews_bokeh.styled = True  # type: ignore[attr-defined]
+        # Series told apart by colour (this period / the compared one, revenue / net profit,
+        # marketing / finance) in colours that say nothing good or bad: HoloViews' own cycle
+        # starts blue, red, and red reads as a loss beside the green and red of the changes.
+        cycle = hv.Cycle(list(SERIES_COLOURS))
+        hv.opts.defaults(
+            hv.opts.Curve(color=cycle),
+            hv.opts.Scatter(color=cycle),
+            hv.opts.Area(color=cycle),
+            hv.opts.Bars(color=cycle, cmap=list(SERIES_COLOURS)),
+        )
+
+
+#: Colours of the series of one chart, in order: blue, grey, amber, purple, teal, pink, brown.
+SERIES_COLOURS = ("#0969da", "#8c959f", "#bf8700", "#8250df", "#1b7c83", "#bf3989", "#953800")
 
 
 def _end_session(app: TieoutApp, template: Any, doc: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import panel as pn
 from bokeh.document import Document
 from pyviz_comms import Comm
@@ -166,3 +167,22 @@ def test_period_presets_and_clear_filters_in_the_sidebar(tmp_path: Path) -> None
     model.segments = ["SMB"]
     clear.clicks += 1
     assert model.segments == [] and (model.start, model.end) == (model.data_start, model.data_end)
+
+
+def test_series_are_told_apart_by_colours_that_say_nothing_good_or_bad(tmp_path: Path) -> None:
+    """Two series of a chart (this period / the compared one) are blue and grey, never the red
+    HoloViews gives the second (red reads as a loss beside the cards' red and green)."""
+    import holoviews as hv
+    import hvplot.pandas  # noqa: F401  (registers .hvplot)
+
+    root = write_tables(
+        tmp_path, "payments", {"merchants": MERCHANTS, "transactions": TRANSACTIONS}
+    )
+    create_app(open_source(root))
+    df = pd.DataFrame({"k": ["a", "b", "a", "b"], "P": ["x", "x", "y", "y"], "v": [1, 2, 3, 4]})
+    bars = hv.render(df.hvplot.barh(x="k", y="v", by="P"))
+    assert [g.glyph.fill_color.transform.palette[:2] for g in bars.renderers] == [
+        ["#0969da", "#8c959f"]
+    ]
+    lines = hv.render(hv.Curve([1, 2]) * hv.Curve([2, 3]))
+    assert [g.glyph.line_color for g in lines.renderers] == ["#0969da", "#8c959f"]
