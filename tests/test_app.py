@@ -186,3 +186,22 @@ def test_series_are_told_apart_by_colours_that_say_nothing_good_or_bad(tmp_path:
     ]
     lines = hv.render(hv.Curve([1, 2]) * hv.Curve([2, 3]))
     assert [g.glyph.line_color for g in lines.renderers] == ["#0969da", "#8c959f"]
+
+
+def test_bridge_bars_carry_values_that_show_the_gap() -> None:
+    """The bridge's totals read $5.15M and $5.00M (three significant digits), not $5.2M and $5M
+    which would hide the $150K it explains; each step carries its value too."""
+    import holoviews as hv
+
+    from views.reconciliation import bridge_plot
+
+    bridge = pd.DataFrame(
+        {
+            "step": ["marketing_revenue", "missing_in_finance", "timing", "finance_revenue"],
+            # 5,148,930.12 - 160,000.00 + 11,281.28 = 5,000,211.40
+            "amount": [5_148_930.12, -160_000.00, 11_281.28, 5_000_211.40],
+        }
+    )
+    plot = bridge_plot(bridge)
+    labels = next(e for e in plot.values() if isinstance(e, hv.Labels))
+    assert list(labels.dimension_values("text")) == ["$5.15M", "-$160K", "$11.3K", "$5.00M"]

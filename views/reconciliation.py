@@ -158,7 +158,7 @@ def bridge_plot(bridge: pd.DataFrame) -> Any:
                 "amount": amount,
                 "kind": kind,
                 "x": i,
-                "text": presentation.compact(amount, "money"),
+                "text": presentation.compact(amount, "money", digits=3),
             }
         )
     df = pd.DataFrame(rows)
@@ -345,7 +345,8 @@ class ReconciliationView(pn.viewable.Viewer):
                 pn.bind(
                     lambda lag: (
                         f"Finance is shifted back by the typical lag between claim and "
-                        f"booking: **{lag:.0f} day(s)** (median over matched orders)."
+                        f"booking: **{lag:.0f} day{'' if round(lag) == 1 else 's'}** (median "
+                        "over matched orders)."
                     ),
                     m.param.lag_days,
                 )
