@@ -193,9 +193,9 @@ def top_plot(top: pd.DataFrame) -> Any:
         responsive=True,
         height=320,
         xformatter=axis_formatter("money"),
-        ylabel="Revenue",
+        ylabel="Influenced revenue",
         xlabel="",
-        title="Top 10 by revenue",
+        title="Top 10 by influenced revenue",
         hover_cols=["influencer_id", "payout", "roi_pct"],
         hover_tooltips=[
             ("Name", "@{name}"),

@@ -145,7 +145,8 @@ def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
         clipping_colors={"NaN": "rgba(0, 0, 0, 0)"},
         responsive=True,
         height=380,
-        title=f"Cohort retention: {label} (empty = not yet observable)",
+        # cohorts span the data, whatever the period chosen (the other filters apply)
+        title=f"Cohort retention, all dates: {label} (month 0 = onboarding; empty = not yet seen)",
         xlabel="Months since onboarding",
         ylabel="Onboarding cohort",
         invert_yaxis=True,
@@ -168,7 +169,9 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
         hover_tooltips=hover("merchant_share", "gpv_share"),
     )
     diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(line_dash="dashed", color="gray")
-    return (line * diag).opts(responsive=True, height=320, title="GPV concentration")
+    return (line * diag).opts(  # the legend where both curves leave room: lower right
+        responsive=True, height=320, title="GPV concentration", legend_position="bottom_right"
+    )
 
 
 NOUNS = {"segment": "segment", "industry": "industry", "region": "region"}
