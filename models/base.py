@@ -2,9 +2,12 @@
 
 A domain model is a plain `param.Parameterized` (no Panel): filter parameters in, output
 parameters out. Subclasses list their filter parameters in ``FILTERS`` and implement
-`compute`, a function of the parameters that returns the new outputs; `_refresh` stores them in
-one `param.update`, so views reading several outputs see one change. If `compute` raises, the
-previous outputs stay and the exception reaches the caller (the app shows it as a notification).
+`compute` (or `compute_staged`: the KPIs first, the tables and series from a function run after
+them), functions of the parameters that return the new outputs; `_refresh` stores them in one
+`param.update`, so views reading several outputs see one change. A page sets `defer`: the KPIs
+are then stored at once and the rest in a second update after the cards have been sent
+(`settle`). If `compute` raises, the previous outputs stay and the exception reaches the caller
+(the app shows it as a notification).
 """
 
 from __future__ import annotations
@@ -141,6 +144,11 @@ class DomainModel(param.Parameterized):
     def __init__(self, source: Any, opening_view: bool = False, **params: Any):
         """``opening_view``: start on `opening_period` (the app's pages) instead of the whole
         data span (the CLI and exports, where no dates means all the data)."""
+        #: Set by a page: ``defer(job)`` schedules ``job()`` (`settle`) for after the change's
+        #: KPIs have reached the browser and returns True, or returns False (run it now). None
+        #: (the CLI, exports, tests): every output is computed and published in one update.
+        self.defer: Callable[[Callable[[], None]], bool] | None = None
+        self._rest: Callable[[], dict[str, Any]] | None = None
         self._source = source
         self._opening_view = opening_view
         self._be = source.backend()
@@ -174,8 +182,19 @@ class DomainModel(param.Parameterized):
         raise NotImplementedError
 
     def compute(self) -> dict[str, Any]:
-        """Return ``{output_parameter: value}`` for the current parameters."""
-        raise NotImplementedError
+        """Return ``{output_parameter: value}`` for the current parameters: `compute_staged`'s
+        two parts together (a subclass implements one of the two)."""
+        first, rest = self.compute_staged()
+        return {**first, **rest()}
+
+    def compute_staged(self) -> tuple[dict[str, Any], Callable[[], dict[str, Any]]]:
+        """The outputs in two parts: the KPI dicts (what the cards show) at once, and a function
+        that works out the rest (series, tables) for the same parameters. A page publishes the
+        first part at once and the rest after it (`defer`); `compute` joins them, so the CLI,
+        exports and the page read the same numbers from the same code."""
+        if type(self).compute is DomainModel.compute:
+            raise NotImplementedError
+        return self.compute(), dict
 
     def tables(self) -> dict[str, Any]:
         """The tables `tieout kpis --tables` prints, as DataFrames."""
@@ -282,8 +301,23 @@ class DomainModel(param.Parameterized):
         )
 
     def _refresh(self, *events: Any) -> None:
-        outputs = self.compute()
-        self.param.update(**outputs, computations=self.computations + 1)
+        first, rest = self.compute_staged()
+        self._rest = None
+        if self.defer is None:
+            self.param.update(**first, **rest(), computations=self.computations + 1)
+            return
+        self._rest = rest
+        self.param.update(**first, computations=self.computations + 1)
+        if not self.defer(self.settle):
+            self.settle()
+
+    def settle(self) -> None:
+        """Publish the outputs a change left to later (`defer`), if any are still to come:
+        worked out for the parameters of the last change, once. Whatever reads the tables
+        outside the page's own updates (exports, `summary`) calls this first."""
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            self.param.update(**rest())
 
     def _query(
         self, name: str, build: Callable[..., Any], key: Any = None, **values: Any
@@ -324,6 +358,7 @@ class DomainModel(param.Parameterized):
         ``<output>_<key>``; then the `LAZY_OUTPUTS`. Exports and `tieout export` write exactly
         these.
         """
+        self.settle()
         out: dict[str, pd.DataFrame] = {}
         for name in self.param:
             value = getattr(self, name)
@@ -337,6 +372,7 @@ class DomainModel(param.Parameterized):
 
     def summary(self, tables: bool = False) -> dict[str, Any]:
         """The `tieout kpis` output: domain, period, filters, kpis (and tables)."""
+        self.settle()
         start, end = self.period()
         settings = {s: getattr(self, s) for s in self.SETTINGS}
         out: dict[str, Any] = {

@@ -284,7 +284,7 @@ class InfluencerModel(DomainModel):
         choices = {f: [str(v) for v in getattr(self, f)] for f in filters if getattr(self, f)}
         return self._query(name, build, (tuple(sorted(choices)), key), **values, **choices)
 
-    def compute(self) -> dict[str, Any]:
+    def compute_staged(self) -> tuple[dict[str, Any], Any]:
         start, end = self.period()
         p_start, p_end = self.compared_period()
 
@@ -332,28 +332,34 @@ class InfluencerModel(DomainModel):
 
         kpis = self._kpis(cur_sales, cur_posts, cur_cost)
         kpis_prev = self._kpis(prev_sales, prev_posts, prev_cost)
-        credited = self._credited(cur_sales, start, end)
-        by_inf = self._by_influencer(cur_sales, cur_posts, cur_cost, credited)
-        top = by_inf[by_inf["revenue"] > 0].sort_values("revenue", ascending=False).head(10)
-        worst = by_inf[by_inf["roi_pct"].notna() & (by_inf["roi_pct"] < 0)]
-        worst = worst.sort_values("roi_pct").head(10)
-        grain = grain_for((end - start).days + 1)
-        return {
+
+        def rest() -> dict[str, Any]:  # the tables and series, after the cards
+            credited = self._credited(cur_sales, start, end)
+            by_inf = self._by_influencer(cur_sales, cur_posts, cur_cost, credited)
+            top = by_inf[by_inf["revenue"] > 0].sort_values("revenue", ascending=False).head(10)
+            worst = by_inf[by_inf["roi_pct"].notna() & (by_inf["roi_pct"] < 0)]
+            worst = worst.sort_values("roi_pct").head(10)
+            grain = grain_for((end - start).days + 1)
+            return {
+                "trend": self._trend(start, end, cur_cost, grain),
+                "trend_grain": grain,
+                "shares": {
+                    dim: self._share(cur_sales, cur_cost, dim)
+                    for dim in ("source", "brand", "platform", "product", "campaign")
+                },
+                "product_platform": self._product_platform(cur_sales),
+                "by_influencer": by_inf,
+                "top_influencers": top.reset_index(drop=True),
+                "worst_influencers": worst.reset_index(drop=True),
+            }
+
+        first = {
             "kpis": kpis,
             "kpis_prev": kpis_prev,
             "page_kpis": self._page_kpis(kpis),
             "page_kpis_prev": self._page_kpis(kpis_prev),
-            "trend": self._trend(start, end, cur_cost, grain),
-            "trend_grain": grain,
-            "shares": {
-                dim: self._share(cur_sales, cur_cost, dim)
-                for dim in ("source", "brand", "platform", "product", "campaign")
-            },
-            "product_platform": self._product_platform(cur_sales),
-            "by_influencer": by_inf,
-            "top_influencers": top.reset_index(drop=True),
-            "worst_influencers": worst.reset_index(drop=True),
         }
+        return first, rest
 
     def _passes(self, cols: Columns) -> np.ndarray:
         """Rows whose brand and product pass the brand and product filters (applied here, not

@@ -10,7 +10,9 @@ raw transactions. One filter change runs four small queries:
 2. per day over the period: weekly and monthly series;
 3. declines by reason x channel;
 4. cohort x month-since-onboarding activity (all filters but the period).
-On PostgreSQL 2 and 3 run beside 1, on spare connections (`DomainModel._query_soon`).
+The KPIs come from 1 alone: a page publishes them first and the outputs of 2-4 after its cards
+(`DomainModel.compute_staged`). On PostgreSQL 2 and 3 run beside 1, on spare connections
+(`DomainModel._query_soon`).
 """
 
 from __future__ import annotations
@@ -291,7 +293,7 @@ class PaymentsModel(DomainModel):
         choices = self._choices()
         return self._query_soon(name, build, tuple(sorted(choices)), **values, **choices)
 
-    def compute(self) -> dict[str, Any]:
+    def compute_staged(self) -> tuple[dict[str, Any], Any]:
         start, end = self.period()
         p_start, p_end = self.compared_period()
         a_start = end - dt.timedelta(days=CHURN_WINDOW_DAYS - 1)
@@ -302,11 +304,17 @@ class PaymentsModel(DomainModel):
         # read: the compared window, and from the first day of the period or the churn windows
         # to the end; not the days between (a year of them against the same period last year)
         lo, hi = min(p_start, b_start), min(start, b_start)
-        # the series and declines run beside the merchant query on a server (PostgreSQL)
-        daily_soon = self._run_soon("daily", self._daily_q, start=start, end=end)
-        declines_soon = self._run_soon("declines", self._declines_q, start=start, end=end)
+
+        def series_soon() -> tuple[Any, Any]:
+            return (
+                self._run_soon("daily", self._daily_q, start=start, end=end),
+                self._run_soon("declines", self._declines_q, start=start, end=end),
+            )
+
+        # on a server (PostgreSQL) the series and declines run beside the merchant query; on
+        # DuckDB, where they would run here and now, they wait for the rest of the outputs
+        started = series_soon() if getattr(self._source, "spare", None) is not None else None
         per_m = self._run("per_merchant", self._per_merchant_q, lo=lo, hi=hi, **dates)
-        per_m = per_m.merge(self._merchants, on="merchant_id", how="left")
 
         kpis = self._period_kpis(per_m, "cur")
         kpis_prev = self._period_kpis(per_m, "prev")
@@ -315,11 +323,18 @@ class PaymentsModel(DomainModel):
             per_m["cur_gpv_cents"].sum() if len(per_m) else 0,
             per_m["prev_gpv_cents"].sum() if len(per_m) else 0,
         )
-        churn = self._churn(per_m)
-        kpis["churn_risk_merchants"] = len(churn)
-        daily = daily_soon.result()
-        declines = self._decline_table(declines_soon.result())
-        return self._outputs(per_m, kpis, kpis_prev, churn, daily, declines)
+        kpis["churn_risk_merchants"] = len(self._churn_risk(per_m))
+        choices = self._choices()
+
+        def rest() -> dict[str, Any]:
+            daily_soon, declines_soon = started or series_soon()
+            merged = per_m.merge(self._merchants, on="merchant_id", how="left")
+            churn = self._churn(merged)
+            daily = daily_soon.result()
+            declines = self._decline_table(declines_soon.result())
+            return self._outputs(merged, churn, daily, declines, choices)
+
+        return {"kpis": kpis, "kpis_prev": dict(kpis_prev)}, rest
 
     # Query builders: each value is used only as an Ibis literal (see data.engine.Prepared).
     def _per_merchant_q(
@@ -371,11 +386,10 @@ class PaymentsModel(DomainModel):
     def _outputs(
         self,
         per_m: pd.DataFrame,
-        kpis: dict[str, Any],
-        kpis_prev: dict[str, Any],
         churn: pd.DataFrame,
         daily: pd.DataFrame,
         declines: pd.DataFrame,
+        choices: dict[str, list[str]],
     ) -> dict[str, Any]:
         gpv_cur = per_m.loc[per_m["cur_gpv_cents"] > 0]
         top = gpv_cur.sort_values("cur_gpv_cents", ascending=False).head(20)
@@ -389,15 +403,13 @@ class PaymentsModel(DomainModel):
             }
         ).reset_index(drop=True)
         return {
-            "kpis": kpis,
-            "kpis_prev": {k: v for k, v in kpis_prev.items()},
             "weekly": _period_series(daily, "W"),
             "monthly": _period_series(daily, "M"),
             "breakdowns": {
                 dim: self._breakdown(per_m, dim) for dim in ("segment", "industry", "region")
             },
             "declines": declines,
-            "cohorts": self._cohorts(),
+            "cohorts": self._cohorts(choices),
             "lorenz_curve": lorenz(gpv_cur["cur_gpv_cents"].to_numpy()),
             "top_merchants": top_merchants,
             "churn": churn,
@@ -425,10 +437,7 @@ class PaymentsModel(DomainModel):
         ]
         if per_m.empty:
             return pd.DataFrame(columns=cols)
-        risk = per_m[
-            (per_m["b_gpv_cents"] > 0)
-            & (per_m["a_gpv_cents"] <= CHURN_THRESHOLD * per_m["b_gpv_cents"])
-        ]
+        risk = self._churn_risk(per_m)
         rows = []
         used = ["merchant_id", "merchant_name", "account_manager", "segment"]
         used += [f"{w}_{m}" for w in "ab" for m in ("gpv_cents", "approved", "attempts")]
@@ -455,6 +464,17 @@ class PaymentsModel(DomainModel):
         return out.sort_values(
             ["account_manager", "gpv_prior_28d"], ascending=[True, False]
         ).reset_index(drop=True)
+
+    @staticmethod
+    def _churn_risk(per_m: pd.DataFrame) -> pd.DataFrame:
+        """The merchants at churn risk: approved GPV in the last 28 days at most 40% of the 28
+        days before (which had some)."""
+        if per_m.empty:
+            return per_m
+        return per_m[
+            (per_m["b_gpv_cents"] > 0)
+            & (per_m["a_gpv_cents"] <= CHURN_THRESHOLD * per_m["b_gpv_cents"])
+        ]
 
     def _breakdown(self, per_m: pd.DataFrame, dim: str) -> pd.DataFrame:
         cols = [
@@ -561,12 +581,12 @@ class PaymentsModel(DomainModel):
         )
         return out.reset_index(drop=True)
 
-    def _cohorts(self) -> pd.DataFrame:
+    def _cohorts(self, choices: dict[str, list[str]]) -> pd.DataFrame:
         """Cohort = onboarding month; cell k = share of the cohort's merchants with an approved
         transaction in month k after onboarding, and the cohort's GPV in month k / month 0.
         All filters but the period apply (so the result is kept per filter choice). Months
         outside the data are blank (None)."""
-        key = tuple((k, tuple(v)) for k, v in sorted(self._choices().items()))
+        key = tuple((k, tuple(v)) for k, v in sorted(choices.items()))
         cache = self._cohort_cache
         if key not in cache:
             if len(cache) >= 16:

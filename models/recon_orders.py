@@ -227,7 +227,9 @@ class OrderLevel:
     def _orders(
         self, start: dt.date, end: dt.date, camps: list[str] | None, details: bool
     ) -> dict[str, Any]:
-        """Classify the orders claimed in [start, end] and sum the bridge steps (cents)."""
+        """Classify the orders claimed in [start, end] and sum the bridge steps (cents); with
+        ``details``, also the claims and finance revenue by day and by campaign
+        (`_order_details`, which a change runs after its KPIs are out)."""
         period = {"start": start, "end": end}
         rows = self._run("summary", self._summary_q, camps, **self._order_values(start, end))
         summary = {k: int(rows[k].sum()) for k in rows.columns if k != "lag"}
@@ -259,9 +261,25 @@ class OrderLevel:
             "finance_cents": tot["finance"],
             "n_finance_only": tot["n_finance_only"],
             "lag": summary["lag"],
+            "daily_f": daily_f,
+            "reviewed": reviewed,
         }
-        if not details:
-            return out
+        if details:
+            out |= self._order_details(start, end, camps, daily_f, reviewed)
+        return out
+
+    def _order_details(
+        self,
+        start: dt.date,
+        end: dt.date,
+        camps: list[str] | None,
+        daily_f: pd.DataFrame,
+        reviewed: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """`_orders`'s details: claims by day and by campaign, finance revenue by day and by
+        campaign (``daily_f``: its finance by day, ``reviewed``: its confirmed pairs)."""
+        period = {"start": start, "end": end}
+        out: dict[str, Any] = {}
         # Claims by day x campaign, and finance revenue by campaign: orders of one campaign
         # from rec_orders; split claims (few) in pandas, an order claimed by k campaigns giving
         # 1/k of its finance revenue to each.

@@ -198,16 +198,16 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
         return self._query(name, lambda **v: build(**{"camps": fixed, **v}), shape, **values)
 
     # -- computation --------------------------------------------------------------------------
-    def compute(self) -> dict[str, Any]:
+    def compute_staged(self) -> tuple[dict[str, Any], Any]:
         start, end = self.period()
         p_start, p_end = self.compared_period()
         camps = self._passing()
         # the exceptions of this state, read from `exceptions` when (if ever) they are wanted
         self._exceptions, self._exceptions_for = None, (camps, self._order_values(start, end))
         if self._orders_t is None:
-            return self._compute_approximate(start, end, p_start, p_end, camps)
+            return self._compute_approximate(start, end, p_start, p_end, camps), dict
         ignored = self._check_pairs()
-        cur = self._orders(start, end, camps, details=True)
+        cur = self._orders(start, end, camps, details=False)
         prev = self._orders(p_start, p_end, camps, details=False)
         spend_c = self._spend(start, end, camps)
         users_c, users_by_channel = self._users(start, end, camps)
@@ -215,27 +215,26 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
         kpis_prev = self._kpis(
             self._spend(p_start, p_end, camps), self._users(p_start, p_end, camps)[0], prev
         )
-        steps = cur["bridge"]
-        names = self._step_names()
-        bridge = pd.DataFrame({"step": names, "amount": [money(v) for v in steps]})
-        check = money(sum(steps[:-1]) - steps[-1])
-        return {
-            "confirmed_ignored": ignored,
-            "kpis": kpis,
-            "kpis_prev": kpis_prev,
-            "bridge": bridge,
-            "bridge_check": check,
-            "by_campaign": self._campaign_table(
-                spend_c, cur["claims_by_campaign"], cur["finance_by_campaign"]
-            ),
-            "by_channel": self._channel_table(
-                spend_c, cur["claims_by_campaign"], cur["finance_by_campaign"], users_by_channel
-            ),
-            "funnel": self._funnel_table(start, end, camps),
-            "daily": self._daily(cur["daily_claims"], cur["daily_finance"], cur["lag"]),
-            "lag_days": float(cur["lag"]),
-            "anomalies": self._anomaly_rows(start, end, camps),
-        }
+
+        def rest() -> dict[str, Any]:  # the bridge, tables and series, after the cards
+            details = self._order_details(start, end, camps, cur["daily_f"], cur["reviewed"])
+            steps = cur["bridge"]
+            names = self._step_names()
+            bridge = pd.DataFrame({"step": names, "amount": [money(v) for v in steps]})
+            by_campaign = details["claims_by_campaign"], details["finance_by_campaign"]
+            return {
+                "bridge": bridge,
+                "bridge_check": money(sum(steps[:-1]) - steps[-1]),
+                "by_campaign": self._campaign_table(spend_c, *by_campaign),
+                "by_channel": self._channel_table(spend_c, *by_campaign, users_by_channel),
+                "funnel": self._funnel_table(start, end, camps),
+                "daily": self._daily(details["daily_claims"], details["daily_finance"], cur["lag"]),
+                "lag_days": float(cur["lag"]),
+                "anomalies": self._anomaly_rows(start, end, camps),
+            }
+
+        first = {"confirmed_ignored": ignored, "kpis": kpis, "kpis_prev": kpis_prev}
+        return first, rest
 
     # -- for the review workflow (models.review) -----------------------------------------------
     def finance_only_orders(self) -> pd.DataFrame:

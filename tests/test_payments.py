@@ -137,8 +137,10 @@ def test_weekly_series_sums_to_total(model: PaymentsModel) -> None:
 
 def test_one_computation_per_change(model: PaymentsModel, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    original = PaymentsModel.compute
-    monkeypatch.setattr(PaymentsModel, "compute", lambda self: calls.append(1) or original(self))
+    original = PaymentsModel.compute_staged
+    monkeypatch.setattr(
+        PaymentsModel, "compute_staged", lambda self: calls.append(1) or original(self)
+    )
     model.param.update(segments=["SMB"], regions=["EMEA"], channels=["online"])
     assert len(calls) == 1
     model.regions = []
@@ -198,3 +200,27 @@ def test_decline_drill_down_by_hand(model: PaymentsModel) -> None:
 
 def cell_empty(cell: dict) -> bool:
     return cell["merchants"].empty and cell["transactions"].empty
+
+
+def test_deferred_outputs_follow_the_kpis(model: PaymentsModel) -> None:
+    """A page publishes a change's KPIs first and the tables when its deferred job runs; a
+    change before that replaces the job, and reading the tables (exports) settles first."""
+    weekly_before = model.weekly
+    jobs: list[Any] = []
+    model.defer = lambda job: jobs.append(job) or True
+    try:
+        model.segments = ["SMB"]
+        smb_kpis = dict(model.kpis)
+        assert model.weekly is weekly_before and len(jobs) == 1
+        model.segments = []
+        assert model.weekly is weekly_before
+        jobs[-1]()
+        all_weekly = model.weekly
+        assert all_weekly is not weekly_before and sum(all_weekly["gpv"]) == model.kpis["gpv"]
+        jobs[0]()  # the first change's job finds nothing left to do
+        assert model.weekly is all_weekly
+        model.segments = ["SMB"]
+        assert model.kpis == smb_kpis
+        assert sum(model.output_tables()["weekly"]["gpv"]) == smb_kpis["gpv"]
+    finally:
+        model.defer = None

@@ -126,9 +126,27 @@ def dim_while_busy(model: Any, controls: Any) -> pn.Column:
             job()
 
     model.param.watch(settle, "computations")
+    defer_rest(model)
     done.jscallback(value=_DONE_JS)
     settled.jscallback(value=_SETTLED_JS)
     return pn.Column(done, settled, visible=False)
+
+
+def defer_rest(model: Any) -> None:
+    """Have ``model`` publish a change's KPIs at once and its other outputs (series, tables)
+    after the cards have reached the browser (`DomainModel.defer`, run through `later`): the
+    cards no longer wait for the tables, and a change that comes in meanwhile skips them."""
+
+    def job() -> None:
+        try:
+            model.settle()
+        except Exception as exc:  # as a change's error: a notification, the outputs stay
+            handler = pn.config.exception_handler
+            if handler is None:
+                raise
+            handler(exc)
+
+    model.defer = lambda _settle: later(model, job)
 
 
 def data_page_button(label: str = "Open the Data page") -> pn.widgets.Button:

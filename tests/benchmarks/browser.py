@@ -10,6 +10,7 @@ the previous change's charts).
 `make load` is tests/benchmarks/load.py (simulated sessions, no browser).
 
     python -m tests.benchmarks.browser latency --data demo-data
+    python -m tests.benchmarks.browser latency --data demo-data --pages influencer
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ async def latency(url: str, changes: int, settle_ms: int = 0) -> dict:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for name, (title, values) in FILTERS.items():
-            if os.environ.get("BENCH_PAGES") and name not in os.environ["BENCH_PAGES"]:
+            pages = [p for p in os.environ.get("BENCH_PAGES", "").split(",") if p]
+            if pages and name not in pages:
                 continue
             ctx, page, errors = await _open(browser, url, name)
             times = []
@@ -152,7 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("what", choices=["latency"])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--changes", type=int, default=30)
+    ap.add_argument(
+        "--pages",
+        default=os.environ.get("BENCH_PAGES", ""),
+        help="only these pages, comma-separated (default: every page; also $BENCH_PAGES)",
+    )
     a = ap.parse_args(argv)
+    if a.pages:
+        os.environ["BENCH_PAGES"] = a.pages
     if CHROMIUM is None:
         print("chromium is not installed (apt-get install chromium)")
         return 2
