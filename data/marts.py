@@ -422,7 +422,9 @@ def reconciliation_marts(be: Backend) -> dict[str, ibis.Table]:
         primary_cents=c.revenue_cents.argmin(c.seq),
         date=c.date.min(),
         campaign=c.campaign.min(),
-        uniform=(c.date.nunique() == 1) & (c.campaign.nunique() == 1),
+        # one date and one campaign (neither is ever empty): min = max, cheaper than two
+        # COUNT(DISTINCT) per order (this step at 1M claims: 1.6 -> 1.0 s)
+        uniform=(c.date.min() == c.date.max()) & (c.campaign.min() == c.campaign.max()),
     )
     per = per.left_join(fin, "order_id").drop("order_id_right")
     # stored once (dropped once the marts are built): the orders, the split claims and the
