@@ -454,7 +454,10 @@ def test_labels_of_the_compared_figures_name_the_comparison() -> None:
     with pytest.raises(ValueError, match="unknown comparison"):
         compared_name("last_decade")
     assert label("gpv_prev", "same period last year") == "GPV, same period last year"
-    assert label("approval_rate_prev", "previous quarter") == "Approval rate (per attempt), previous quarter"
+    assert (
+        label("approval_rate_prev", "previous quarter")
+        == "Approval rate (per attempt), previous quarter"
+    )
     assert label("fee_yield_bps_prev") == "Fee yield, previous period"
     assert label("gpv_prev_period", "same period last year") == "GPV, same period last year"
     assert label("gpv", "same period last year") == "GPV"  # a figure of the period itself
@@ -534,7 +537,10 @@ def test_against_last_year_no_label_says_previous_period(tmp_path: Path) -> None
         assert "same period last year" in text, page  # the cards' line names it
         if page == "payments":
             assert drivers.titles["gpv_prev"] == "GPV, same period last year"
-            assert drivers.titles["approval_rate_prev"] == "Approval rate (per attempt), same period last year"
+            assert (
+                drivers.titles["approval_rate_prev"]
+                == "Approval rate (per attempt), same period last year"
+            )
             assert "Same period last year" in text  # the drivers chart's legend
         model = make_model(page, source, compare=LAST_YEAR, **period)
         book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(model)))
