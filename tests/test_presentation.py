@@ -167,6 +167,12 @@ def test_cards_say_in_words_what_they_compare_with() -> None:
     # up from nothing, and a KPI without a compared value (churn risk): no comparison line
     assert "▲ from 0 vs previous quarter" in card_html("churn_risk_merchants", 3, 0, False, quarter)
     assert "delta" not in card_html("churn_risk_merchants", 3, None, False, quarter, True)
+    # spend: up is neither good nor bad (None): 1,100 against 1,000, +10.0%, in grey
+    card = card_html("spend", Decimal("1100.00"), Decimal("1000.00"), None, quarter)
+    assert "▲ +10.0% vs previous quarter" in card and "color:#6e7781" in card
+    # good when up, down: red; bad when up (churn risk), down: green
+    assert "color:#cf222e" in card_html("gpv", 900, 1000, True, quarter)
+    assert "color:#1a7f37" in card_html("churn_risk_merchants", 2, 3, False, quarter)
 
 
 def test_influencers_who_share_a_name_get_a_bar_each() -> None:

@@ -151,7 +151,8 @@ def defer_rest(model: Any) -> None:
 
 def data_page_button(label: str = "Open the Data page") -> pn.widgets.Button:
     """A button to the Data page (validation report, files in use), keeping the theme."""
-    button = pn.widgets.Button(label=label, color="warning", variant="outline", margin=(0, 0, 6, 5))
+    # primary, not warning: a yellow outline on white hardly reads
+    button = pn.widgets.Button(label=label, color="primary", variant="outline", margin=(0, 0, 6, 5))
     button.js_on_click(
         code=(
             "const u = new URL(window.location.href);"
@@ -220,12 +221,13 @@ def card_html(
     key: str,
     value: Any,
     prev: Any = None,
-    good_when_up: bool = True,
+    good_when_up: bool | None = True,
     compared: dict[str, Any] | None = None,
     missing_prev: bool = False,
 ) -> str:
     """One KPI card: label and value as `models.presentation` declares them, the change against
-    the compared period coloured good/bad (not up/down) and named (``vs previous quarter``), or
+    the compared period coloured good/bad (not up/down; ``good_when_up=None``: neither, as for
+    spend, grey) and named (``vs previous quarter``), or
     in words when there is nothing to compare with; the definition and the compared period's
     dates in a tooltip. ``compared``: `DomainModel.comparison` (None: "previous period")."""
     f = presentation.field(key, compared["name"] if compared else None)
@@ -256,8 +258,9 @@ def card_html(
             diff, text = cur, ("from 0" if cur else "no change")
         if text.startswith(("+0.0", "-0.0")):  # rounds to nothing: "0.0 pp", not "-0.0 pp"
             diff, text = 0.0, text[1:]
-        good = (diff > 0) == good_when_up if diff != 0 else None
-        colour = "#1a7f37" if good else ("#cf222e" if good is False else _GREY)
+        good = (diff > 0) == good_when_up if diff != 0 and good_when_up is not None else None
+        green, red = ("#3fb950", "#f85149") if _dark() else ("#1a7f37", "#cf222e")  # contrast
+        colour = green if good else (red if good is False else _GREY)
         arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "•")
         delta = _delta_html(colour, f"{arrow} {text} {c['short']}")
     tip = f.definition + ("" if missing_prev else " " + c["tooltip"])
@@ -280,14 +283,15 @@ CARDS_CSS = """
 
 
 def cards_html(
-    specs: list[tuple[str, bool]],
+    specs: list[tuple[str, bool | None]],
     kpis: dict[str, Any],
     prev: dict[str, Any],
     model: Any = None,
     computations: int = 0,
 ) -> str:
-    """A row of cards from (KPI key, good when up) specs, under one line naming the period and
-    what it is compared with (``model.comparison()``). ``computations``: the model's count,
+    """A row of cards from (KPI key, good when up; None: neither) specs, under one line naming
+    the period and what it is compared with (``model.comparison()``). ``computations``: the
+    model's count,
     bound by the pages so the line follows every change (another comparison whose figures are
     equal, all zero before the data, sends no new ``kpis_prev``)."""
     compared = None
@@ -418,6 +422,8 @@ def _column_options(shown: pd.DataFrame, compared: str | None = None) -> dict[st
             formatters[c] = number_formatter(presentation.field(c).kind, shown[c])
     return dict(
         formatters=formatters,
+        # numbers right-aligned, so their decimals line up
+        text_align={c: "right" for c in shown.columns if c not in text_cols},
         titles=_titles(shown.columns, compared),
         frozen_columns=list(shown.columns[:1]),
     )

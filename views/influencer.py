@@ -36,7 +36,7 @@ from views.common import (
 CARDS = [
     ("revenue_total", True),
     ("revenue_influenced", True),
-    ("payout", False),
+    ("payout", None),  # neither good nor bad on its own: ROI and ROAS say that
     ("net_profit", True),
     ("roi_pct", True),
     ("roas", True),

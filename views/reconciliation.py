@@ -35,7 +35,7 @@ from views.common import (
 from views.review import ReviewView
 
 CARDS = [
-    ("spend", False),
+    ("spend", None),  # spend up or down is neither good nor bad: ROAS and CAC say that
     ("revenue_finance", True),
     ("revenue_marketing", True),
     ("roas_finance", True),
