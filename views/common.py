@@ -412,9 +412,14 @@ def _column_options(shown: pd.DataFrame, compared: str | None = None) -> dict[st
     text_cols = [
         c
         for c in shown.columns
-        if shown[c].dtype == object
-        or pd.api.types.is_string_dtype(shown[c])
-        or isinstance(shown[c].dtype, pd.CategoricalDtype)
+        if (
+            shown[c].dtype == object
+            or pd.api.types.is_string_dtype(shown[c])
+            or isinstance(shown[c].dtype, pd.CategoricalDtype)
+        )
+        # a column with no value yet (a table drawn empty) is formatted as declared, so its
+        # money is money from the start, whatever the type of its first rows' column
+        and not (presentation.field(c).kind != "text" and shown[c].isna().all())
     ]
     formatters: dict[str, Any] = {c: {"type": "plaintext"} for c in text_cols}
     for c in shown.columns:
