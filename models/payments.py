@@ -381,7 +381,14 @@ class PaymentsModel(DomainModel):
     def _declines_q(self, start: dt.date, end: dt.date, **choices: list[str]) -> ibis.Table:
         d = self._filtered(self._declines, choices)
         d = d.filter(d.day >= start, d.day <= end)
-        return d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum())
+        by = d.group_by(["decline_reason", "channel"]).agg(count=d["count"].sum())
+        # the channel's attempts in the period and filters: each row's decline rate
+        t = self._filtered(self._daily, choices)
+        t = t.filter(t.day >= start, t.day <= end)
+        per_channel = t.group_by("channel").agg(channel_attempts=t.attempts.sum())
+        return by.left_join(per_channel, "channel").select(
+            "decline_reason", "channel", "count", "channel_attempts"
+        )
 
     def _outputs(
         self,
@@ -571,6 +578,12 @@ class PaymentsModel(DomainModel):
     def _decline_table(self, declines: pd.DataFrame) -> pd.DataFrame:
         declines["decline_reason"] = declines["decline_reason"].astype(str)
         declines["channel"] = declines["channel"].astype(str)
+        # declines of the reason in the channel / the channel's attempts (None: no attempts)
+        declines["decline_rate"] = [
+            ratio(int(n), None if pd.isna(a) else int(a))
+            for n, a in zip(declines["count"], declines["channel_attempts"], strict=True)
+        ]
+        declines = declines.drop(columns="channel_attempts")
         out = declines.merge(self._classes, on="decline_reason", how="left")
         out["decline_class"] = out["decline_class"].fillna("unclassified")
         out["suggested_action"] = out["suggested_action"].fillna("Map this reason to a class")

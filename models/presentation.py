@@ -100,6 +100,11 @@ FIELDS: dict[str, Field] = {
     "days": F("Days in period", "count", "Days of the period inside the selected dates."),
     "count": F("Declines", "count"),
     "declines": F("Declines", "count"),
+    "decline_rate": F(
+        "Decline rate in the channel",
+        "percent",
+        "Declines of the reason in the channel / the channel's attempts, in the period.",
+    ),
     "share_of_cell": F("Share of the cell", "percent", "The merchant's declines / the cell's."),
     "cohort": F("Cohort", "date", "Month of each merchant's first approved payment."),
     "k": F("Months since start", "count"),

@@ -114,6 +114,28 @@ def test_declines_with_classes(model: PaymentsModel) -> None:
     assert model.tables()["declines"]["count"].sum() == 2
 
 
+def test_decline_rate_is_of_the_channels_attempts(model: PaymentsModel) -> None:
+    # January and February: online attempts T1, T2, T3 = 3, one declined (T2, insufficient
+    # funds): 1 / 3; mobile attempts T6, T7 = 2, one declined (T6, do not honor): 1 / 2.
+    model.param.update(start=dt.date(2025, 1, 1), end=dt.date(2025, 2, 28))
+    d = model.declines.set_index(["decline_reason", "channel"])["decline_rate"]
+    assert d.to_dict() == {
+        ("insufficient_funds", "online"): pytest.approx(1 / 3),
+        ("do_not_honor", "mobile"): pytest.approx(1 / 2),
+    }
+    # Card payments only: online T1, T2, T3 are cards (1 / 3); mobile T6 is a card, T7 a card
+    # too (1 / 2); a wallet (T5, pos) never declined. Then Feb only: online T2, T3 (1 / 2).
+    model.param.update(payment_methods=["card"])
+    d = model.declines.set_index("channel")["decline_rate"]
+    assert d.to_dict() == {"online": pytest.approx(1 / 3), "mobile": pytest.approx(1 / 2)}
+    model.param.update(start=dt.date(2025, 2, 1))
+    d = model.declines.set_index("channel")["decline_rate"]
+    assert d.to_dict() == {"online": pytest.approx(1 / 2), "mobile": pytest.approx(1 / 2)}
+    # January alone: no decline, no row.
+    model.param.update(start=dt.date(2025, 1, 1), end=dt.date(2025, 1, 31))
+    assert model.declines.empty
+
+
 def test_cohorts_blank_when_not_observable(model: PaymentsModel) -> None:
     c = model.cohorts.set_index(["cohort", "k"])
     jan, feb = dt.date(2025, 1, 1), dt.date(2025, 2, 1)

@@ -24,6 +24,7 @@ from views.common import (
     live_plot,
     model_filters,
     money_floats,
+    period_line,
     period_widgets,
     show_frame,
     show_later,
@@ -105,13 +106,15 @@ def decline_heatmap(declines: pd.DataFrame) -> Any:
         decline_class=cells["decline_class"].map(presentation.code_label),
     )
     return hv.HeatMap(
-        cells, kdims=["channel", "decline_reason"], vdims=["count", "decline_class"]
+        cells,
+        kdims=["channel", "decline_reason"],
+        vdims=["count", "decline_rate", "decline_class"],
     ).opts(
         tools=["hover"],
         hover_tooltips=[
             ("Channel", "@{channel}"),
             ("Decline reason", "@{decline_reason}"),
-            *hover("count", "decline_class"),
+            *hover("count", "decline_rate", "decline_class"),
         ],
         colorbar=True,
         clabel="Declines",
@@ -119,7 +122,7 @@ def decline_heatmap(declines: pd.DataFrame) -> Any:
         cmap="Reds",
         responsive=True,
         height=360,
-        title="Declines: reason x channel",
+        title="Declines by reason and channel",
         xlabel="Channel",
         ylabel="Decline reason",
     )
@@ -316,6 +319,7 @@ class PaymentsView(pn.viewable.Viewer):
         self.tabs = tabs(overview, drivers, declines, cohorts, concentration, churn)
         self._layout = pn.Column(
             pn.Row(pn.pane.Markdown("## Payments analytics"), pn.Spacer(), workbook_download(m)),
+            period_line(m),
             self.tabs,
             dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
