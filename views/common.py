@@ -278,7 +278,6 @@ CARDS_CSS = """
             min-width: 170px; flex: 0 1 200px; }
 .kpi-label { font-size: 0.8em; opacity: 0.8; }
 .kpi-value { font-size: 1.5em; font-weight: 600; white-space: nowrap; }
-.kpi-compared { font-size: 0.85em; opacity: 0.8; margin: 0 0 6px 0; }
 """
 
 
@@ -289,24 +288,42 @@ def cards_html(
     model: Any = None,
     computations: int = 0,
 ) -> str:
-    """A row of cards from (KPI key, good when up; None: neither) specs, under one line naming
-    the period and what it is compared with (``model.comparison()``). ``computations``: the
-    model's count,
-    bound by the pages so the line follows every change (another comparison whose figures are
-    equal, all zero before the data, sends no new ``kpis_prev``)."""
+    """A row of cards from (KPI key, good when up; None: neither) specs, each naming what it
+    is compared with (``model.comparison()``; the page's `period_line` names the period).
+    ``computations``: the model's count, bound by the pages so the cards follow every change
+    (another comparison whose figures are equal, all zero before the data, sends no new
+    ``kpis_prev``)."""
     compared = None
-    caption = ""
     if model is not None:
         try:
             compared = model.comparison()
-            caption = f'<div class="kpi-compared">{esc(compared["caption"])}</div>'
         except ValueError:  # a period that ends before it starts: the cards say nothing more
             pass
     body = "".join(
         card_html(key, kpis.get(key), prev.get(key), up, compared, key not in prev)
         for key, up in specs
     )
-    return f'<style>{CARDS_CSS}</style>{caption}<div class="kpi-row">{body}</div>'
+    return f'<style>{CARDS_CSS}</style><div class="kpi-row">{body}</div>'
+
+
+def period_text_html(model: Any, computations: int = 0) -> str:
+    """One line naming the period and what it is compared with (``model.comparison()``),
+    empty for a period that ends before it starts (the date fields say so)."""
+    try:
+        caption = model.comparison()["caption"]
+    except ValueError:
+        return ""
+    return f'<div style="font-size: 0.9em; opacity: 0.85">{esc(caption)}</div>'
+
+
+def period_line(model: Any) -> pn.pane.HTML:
+    """The period line under a page's title, above its tabs: every tab's figures are of this
+    period, so it is in sight on each (not only above the cards)."""
+    return pn.pane.HTML(
+        pn.bind(period_text_html, model, model.param.computations),
+        sizing_mode="stretch_width",
+        margin=(0, 10, 4, 10),
+    )
 
 
 def for_display(df: pd.DataFrame | None) -> pd.DataFrame:
@@ -647,10 +664,13 @@ def quiet(plot: Any) -> Any:
     return plot.opts(hooks=[_group_labels], padding=(0, (0, 0.05)))
 
 
-#: How long a change's slower updates (charts, tables on the open tab) wait after it, so its
-#: KPI cards reach the browser first (a next-tick callback still ran before the server had sent
-#: them); a next change within this time postpones them again (`later`).
-CHART_DELAY_MS = 60
+#: How long a change's slower updates (charts, tables on the open tab) wait after it: its KPI
+#: cards reach the browser first, and a next change within this time postpones them again
+#: (`later`), so a person clicking through filters gets each change's cards at once and the
+#: charts once they pause, instead of each change waiting behind the charts of a view already
+#: left (a chart is drawn in 50-300 ms, which the next change's cards waited for at 60 ms:
+#: back-to-back p95 750 ms on influencer, 195 ms at 250; docs/benchmarks.md).
+CHART_DELAY_MS = 250
 #: Pause between two of those updates: a change coming from the browser meanwhile is handled
 #: in it, instead of waiting for every chart of the change before.
 LATER_GAP_MS = 5

@@ -25,6 +25,7 @@ from views.common import (
     live_plot,
     model_filters,
     money_floats,
+    period_line,
     period_widgets,
     show_later,
     table,
@@ -292,6 +293,7 @@ class InfluencerView(pn.viewable.Viewer):
             pn.Row(
                 pn.pane.Markdown("## Influencer marketing ROI"), pn.Spacer(), workbook_download(m)
             ),
+            period_line(m),
             warnings,
             self.tabs,
             dim_while_busy(m, self.filters),
