@@ -194,3 +194,18 @@ def test_influencers_who_share_a_name_get_a_bar_each() -> None:
     for plot in (roi_plot(df), top_plot(df)):
         names = list(plot.dimension_values("name"))
         assert names == ["Kai Okafor (INF0069)", "Kai Okafor (INF0149)", "Ava Stone"]
+
+
+def test_a_table_that_fits_one_page_has_no_page_bar() -> None:
+    from views.common import _ONE_PAGE_CSS, show_frame, table
+
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"merchant_id": [f"M{i}" for i in range(n)], "merchants": range(n)})
+
+    widget = table(rows(15))  # 15 rows, 15 to a page: one page, no bar
+    assert _ONE_PAGE_CSS in widget.stylesheets
+    widget.get_root()  # drawn, so a new frame is shown at once
+    show_frame(widget, rows(16))  # two pages: the bar is back
+    assert _ONE_PAGE_CSS not in widget.stylesheets
+    show_frame(widget, rows(0))
+    assert widget.stylesheets.count(_ONE_PAGE_CSS) == 1

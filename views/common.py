@@ -492,10 +492,21 @@ def table(df: pd.DataFrame | None, model: Any = None, **kwargs: Any) -> pn.widge
     options["stylesheets"] = [*options.get("stylesheets", []), _PART_STALE_CSS]
     if _dark():
         options["stylesheets"] = [*options["stylesheets"], DARK_TABLE_CSS]
+    options["stylesheets"] = _paged(options["stylesheets"], shown, options.get("page_size"))
     widget = _Table(shown, **options)
     widget.tieout_frame = df
     widget.tieout_model = model
     return widget
+
+
+#: A table whose rows fit on one page has no page bar (First, Prev, 1, Next, Last).
+_ONE_PAGE_CSS = ".tabulator-footer { display: none; }"
+
+
+def _paged(stylesheets: list[Any], shown: pd.DataFrame, page_size: int | None) -> list[Any]:
+    """``stylesheets`` with `_ONE_PAGE_CSS` when ``shown`` fits on one page, without it else."""
+    rest = [c for c in stylesheets if c != _ONE_PAGE_CSS]
+    return [*rest, _ONE_PAGE_CSS] if page_size and len(shown) <= page_size else rest
 
 
 class _Table(pn.widgets.Tabulator):
@@ -545,6 +556,9 @@ def _show(widget: pn.widgets.Tabulator, shown: pd.DataFrame) -> None:
     were all text then), its titles when what is compared is named otherwise."""
     compared = _compared(widget)
     before = widget.value
+    paged = _paged(list(widget.stylesheets), shown, widget.page_size)
+    if paged != list(widget.stylesheets):
+        widget.stylesheets = paged
     if (
         list(shown.columns) != list(before.columns)
         or list(shown.dtypes) != list(before.dtypes)
