@@ -66,7 +66,7 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
             words = described(source)
             rows.append(
                 {
-                    "domain": domain,
+                    "domain": get(domain).label,
                     "table": "",
                     "file": f"(no {domain} table in {words})"
                     if words is not None
@@ -79,7 +79,7 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
         for name, path in st.files.items():
             rows.append(
                 {
-                    "domain": domain,
+                    "domain": get(domain).label,
                     "table": name,
                     "file": _in_folder(path, source.root),
                     "read as": st.forms.get(name, ""),
@@ -89,7 +89,13 @@ def status_frame(sources: dict[str, Any]) -> pd.DataFrame:
             )
         for note in st.notes:
             rows.append(
-                {"domain": domain, "table": "", "file": note, "read as": "", "status": "note"}
+                {
+                    "domain": get(domain).label,
+                    "table": "",
+                    "file": note,
+                    "read as": "",
+                    "status": "note",
+                }
             )
     return pd.DataFrame(rows, columns=["domain", "table", "file", "read as", "rows", "status"])
 
@@ -102,7 +108,7 @@ def problems_frame(sources: dict[str, Any]) -> pd.DataFrame:
         for p in st.problems if st else []:
             rows.append(
                 {
-                    "domain": domain,
+                    "domain": get(domain).label,
                     "severity": p["severity"],
                     "file": p["file"],
                     "column": p["column"] or "",
@@ -139,7 +145,8 @@ def figure_checks(app: Any) -> list[tuple[str, str]]:
 
 def _checks_text(checks: list[tuple[str, str]]) -> str:
     lines = [
-        f"**Checks on the figures**: {len(checks)} warning(s), shown on the pages too. The "
+        f"**Checks on the figures**: {len(checks):,} warning{'' if len(checks) == 1 else 's'}, "
+        "shown on the pages too. The "
         "pages count what the files' terms give; the figures they report stay as the files say."
     ]
     lines += [f"- {esc(get(domain).label)}: {esc(text)}" for domain, text in checks]
