@@ -31,6 +31,7 @@ import pandas as pd
 import param
 
 from data.marts import ATTRIBUTION_MODELS, TIER_NAMES, tier_of
+from models import presentation
 from models.base import DomainModel, FiniteNumber, passes, set_options
 from models.kpi import apportion, money, money_column, pct, ratio, split_cents
 
@@ -258,7 +259,7 @@ class InfluencerModel(DomainModel):
         )
         return [
             f"The payout worked out from the payment terms differs from the total payout in "
-            f"the payouts file for {len(off)} influencer(s): {listed}"
+            f"the payouts file for {presentation.counted(len(off), 'influencer')}: {listed}"
         ]
 
     def _data_span(self) -> tuple[dt.date | None, dt.date | None]:

@@ -358,6 +358,11 @@ def label(key: str, compared: str | None = None) -> str:
     return field(key, compared).label
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 influencer``, ``3 influencers``, ``1,204 differences`` (``plural``: when not noun+s)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def code_label(value: Any) -> Any:
     """A known code's label; anything else as given."""
     return CODES.get(value, value) if isinstance(value, str) else value

@@ -76,7 +76,7 @@ def test_a_bad_upload_leaves_the_current_data(tmp_path: Path) -> None:
     )
     _load(page, root, ["payments"])
     text = page.report_text.object
-    assert "payments: 1 error(s): not usable" in text
+    assert "payments: 1 error: not usable" in text
     report = page.problems_table.value
     assert {"transactions.csv"} <= {Path(f).name for f in report["file"]}
     assert "lots" in report["value"].tolist()

@@ -209,3 +209,11 @@ def test_a_table_that_fits_one_page_has_no_page_bar() -> None:
     assert _ONE_PAGE_CSS not in widget.stylesheets
     show_frame(widget, rows(0))
     assert widget.stylesheets.count(_ONE_PAGE_CSS) == 1
+
+
+def test_counts_read_as_words() -> None:
+    assert presentation.counted(1, "influencer") == "1 influencer"
+    assert presentation.counted(3, "influencer") == "3 influencers"
+    assert presentation.counted(0, "problem") == "0 problems"
+    assert presentation.counted(1204, "difference") == "1,204 differences"
+    assert presentation.counted(2, "day", "days in the period") == "2 days in the period"

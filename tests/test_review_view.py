@@ -57,7 +57,7 @@ def test_set_status_on_selected_rows(view: ReviewView) -> None:
     view._owner.value = "ana"
     view._note.value = f"asked finance {EVIL}"
     view._apply()
-    assert "Saved: 2 exception(s) changed." in view._message.object
+    assert "Saved: 2 exceptions changed." in view._message.object
     w = view._frame.set_index("order_id")
     assert w.loc["A4", "status"] == "investigating" and w.loc[EVIL, "owner"] == "ana"
     assert w.loc[EVIL, "note"] == f"asked finance {EVIL}"

@@ -35,6 +35,7 @@ from data.intake import MAPPING_FILE, mapping_toml, save_user_mapping
 from data.loader import Job, load_folder
 from data.settings import demo_dir, mode, save_prefs
 from data.validate import SUFFIXES
+from models import presentation
 from views.common import esc, framed, table
 
 log = logging.getLogger("tieout")
@@ -366,7 +367,8 @@ class DataView(pn.viewable.Viewer):
             pn.pane.Markdown("**Tables**"),
             framed(table(status_frame(sources))),
             pn.pane.Markdown(
-                f"**Validation report of the files**: {len(problems)} problem(s)"
+                "**Validation report of the files**: "
+                + presentation.counted(len(problems), "problem")
                 if len(problems)
                 else "**Validation report of the files**: no problems found."
             ),
@@ -585,7 +587,11 @@ class DataView(pn.viewable.Viewer):
             st = source.status[d]
             rows = sum(st.rows.values())
             errors = sum(1 for p in st.problems if p["severity"] == "error")
-            verdict = f"ready, {rows:,} rows" if st.loaded else f"{errors} error(s): not usable"
+            verdict = (
+                f"ready, {rows:,} rows"
+                if st.loaded
+                else f"{presentation.counted(errors, 'error')}: not usable"
+            )
             lines.append(f"- {d}: {verdict}")
         if not wanted:
             lines.append("- no payments/, influencer/ or reconciliation/ folder found")

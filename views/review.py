@@ -486,8 +486,8 @@ class ReviewView(pn.viewable.Viewer):
         if s.reopened:
             parts.append(
                 self._box(
-                    f"{s.reopened} exception(s) reopened: their amounts changed since they were "
-                    "closed (see History).",
+                    f"{presentation.counted(s.reopened, 'exception')} reopened: their amounts "
+                    "changed since they were closed (see History).",
                     "warn",
                 )
             )
@@ -496,7 +496,7 @@ class ReviewView(pn.viewable.Viewer):
                 self._box(
                     f"Sign-off {sign['id']} ({sign['period_start']} to {sign['period_end']}, "
                     f"{str(presentation.code_label(sign['state'])).lower()}) no longer matches "
-                    f"the data: {len(diff)} difference(s). "
+                    f"the data: {presentation.counted(len(diff), 'difference')}. "
                     "Select it under Sign-off and compare.",
                     "bad",
                 )
@@ -537,7 +537,7 @@ class ReviewView(pn.viewable.Viewer):
 
         saved = self._act(
             lambda: s.set_status(rows, status, note, owner),
-            lambda n: f"Saved: {n} exception(s) changed.",
+            lambda n: f"Saved: {presentation.counted(n, 'exception')} changed.",
         )
         if saved:
             self._note.value = ""
@@ -587,7 +587,11 @@ class ReviewView(pn.viewable.Viewer):
         if diff.empty:
             self._say(f"Sign-off {sid}: the numbers are the same as when it was signed.")
         else:
-            self._say(f"Sign-off {sid}: {len(diff)} difference(s) since it was signed.", "bad")
+            self._say(
+                f"Sign-off {sid}: {presentation.counted(len(diff), 'difference')} since it was "
+                "signed.",
+                "bad",
+            )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
