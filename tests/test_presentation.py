@@ -187,13 +187,24 @@ def test_influencers_who_share_a_name_get_a_bar_each() -> None:
             "influencer_id": ["INF0069", "INF0149", "INF0001"],
             "name": ["Kai Okafor", "Kai Okafor", "Ava Stone"],
             "roi_pct": [-90.0, -80.0, -70.0],
-            "revenue": [10.0, 20.0, 30.0],
+            "revenue": [212_345.6, 1_500_000.0, 30.0],
             "payout": [100.0, 100.0, 100.0],
         }
     )
     for plot in (roi_plot(df), top_plot(df)):
         names = list(plot.dimension_values("name"))
         assert names == ["Kai Okafor (INF0069)", "Kai Okafor (INF0149)", "Ava Stone"]
+    # each bar's axis label carries its value: bars at the axis' end (-100%) still say it
+    assert list(roi_plot(df).dimension_values("bar")) == [
+        "Kai Okafor (INF0069): -90.0%",
+        "Kai Okafor (INF0149): -80.0%",
+        "Ava Stone: -70.0%",
+    ]
+    assert list(top_plot(df).dimension_values("bar")) == [
+        "Kai Okafor (INF0069): $212K",
+        "Kai Okafor (INF0149): $1.50M",
+        "Ava Stone: $30",
+    ]
 
 
 def test_a_table_that_fits_one_page_has_no_page_bar() -> None:

@@ -161,12 +161,19 @@ def distinct_names(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def valued_names(df: pd.DataFrame, column: str, text: Any) -> pd.DataFrame:
+    """``df`` with ``bar``: each name and its value (``Kai Weber: -100.0%``) for a chart's
+    axis, so bars that reach the axis' end (seven at -100%) still say their value."""
+    return df.assign(bar=[f"{n}: {text(v)}" for n, v in zip(df["name"], df[column], strict=True)])
+
+
 def roi_plot(worst: pd.DataFrame) -> Any:
     df = distinct_names(for_display(worst))
     if df.empty:
         return empty_plot("No influencer with negative ROI")
+    df = valued_names(df, "roi_pct", lambda v: presentation.full(v, "pct"))
     return df.hvplot.barh(
-        x="name",
+        x="bar",
         y="roi_pct",
         color="#cf222e",
         responsive=True,
@@ -175,7 +182,7 @@ def roi_plot(worst: pd.DataFrame) -> Any:
         xformatter=axis_formatter("pct"),
         xlabel="",
         title="Worst 10 by ROI",
-        hover_cols=["influencer_id", "payout", "revenue"],
+        hover_cols=["name", "influencer_id", "payout", "revenue"],
         hover_tooltips=[
             ("Name", "@{name}"),
             *hover("influencer_id", "roi_pct", "payout", "revenue"),
@@ -188,8 +195,9 @@ def top_plot(top: pd.DataFrame) -> Any:
     df = distinct_names(for_display(top))
     if df.empty:
         return empty_plot()
+    df = valued_names(df, "revenue", lambda v: presentation.compact(v, "money", digits=3))
     return df.hvplot.barh(
-        x="name",
+        x="bar",
         y="revenue",
         responsive=True,
         height=320,
@@ -197,7 +205,7 @@ def top_plot(top: pd.DataFrame) -> Any:
         ylabel="Influenced revenue",
         xlabel="",
         title="Top 10 by influenced revenue",
-        hover_cols=["influencer_id", "payout", "roi_pct"],
+        hover_cols=["name", "influencer_id", "payout", "roi_pct"],
         hover_tooltips=[
             ("Name", "@{name}"),
             *hover("influencer_id", "revenue", "payout", "roi_pct"),
