@@ -16,12 +16,13 @@ from pyviz_comms import Comm
 
 from data import state
 from data.engine import open_source
+from models import review as review_model
 from models.export import to_csv_bytes
 from models.reconciliation import ReconciliationModel
 from tests import recon_tiny
 from tests.conftest import write_tables
 from views.common import number_formatter
-from views.review import ReviewView
+from views.review import ReviewView, aging_text
 
 MARCH = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
 EVIL = "<img src=x onerror=alert(1)>"
@@ -121,6 +122,12 @@ def test_aging_and_signoff_in_the_page(view: ReviewView) -> None:
     # to 03-31: A3 24 days, A4 23, A5 22, F1 16, the evil claim (03-20) 11: all 8-30
     assert totals.loc["8-30", "open_exceptions"] == 5
     assert totals.loc["8-30", "value_at_stake"] == Decimal("127.00")  # 30 + 40 + 20 + 25 + 12
+    # the chart's total in words: 5 open exceptions, $127.00 (the only bucket with any)
+    assert aging_text(view.aging_totals).startswith(
+        "**In all: 5 open exceptions, $127.00 at stake.**"
+    )
+    none = review_model.empty(review_model.AGING_COLUMNS)
+    assert aging_text(review_model.aging_totals(none)) == ""  # nothing open: no line
     view._prepare()
     assert "Signed as preparer: 2025-03-01 to 2025-03-31." in view._message.object
     view._signoffs.selection = [0]

@@ -653,12 +653,17 @@ def _dark() -> bool:
     return (args or {}).get("theme", [b""])[0] in (b"dark", "dark")
 
 
+def label_colour() -> str:
+    """Text drawn on a chart (values on bars) in the theme's text colour, not a series colour."""
+    return "#E0E0E0" if _dark() else "#444444"
+
+
 def _group_labels(plot: Any, element: Any) -> None:
     """Names on a grouped bar chart's axis (campaigns with marketing and finance bars) in the
     theme's text colour: Bokeh's themes leave them dark grey, unreadable on the dark theme."""
     from bokeh.models import CategoricalAxis
 
-    colour = "#E0E0E0" if _dark() else "#444444"
+    colour = label_colour()
     for axis in [*plot.state.xaxis, *plot.state.yaxis]:
         if isinstance(axis, CategoricalAxis):
             axis.group_text_color = colour

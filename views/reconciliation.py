@@ -22,6 +22,7 @@ from views.common import (
     empty_plot,
     for_display,
     hover,
+    label_colour,
     live_plot,
     model_filters,
     money_floats,
@@ -133,7 +134,10 @@ def funnel_plot(funnel: pd.DataFrame, campaign: str | None) -> Any:
         hover_tooltips=[("Step", "@{step}"), *hover("users", "step_conversion")],
     )
     labels = hv.Labels(df, kdims=["step", "users"], vdims=["label"]).opts(
-        text_baseline="bottom", text_font_size="10pt", yoffset=float(df["users"].max()) * 0.01
+        text_baseline="bottom",
+        text_font_size="10pt",
+        yoffset=float(df["users"].max()) * 0.01,
+        text_color=label_colour(),
     )
     return bars * labels
 
@@ -187,7 +191,12 @@ def bridge_plot(bridge: pd.DataFrame) -> Any:
     )
     labels = hv.Labels(
         [(r.x, r.top, r.text) for r in df.itertuples()], kdims=["x", "y"], vdims=["text"]
-    ).opts(text_baseline="bottom", text_font_size="9pt", yoffset=(hi - floor) * 0.01)
+    ).opts(
+        text_baseline="bottom",
+        text_font_size="9pt",
+        yoffset=(hi - floor) * 0.01,
+        text_color=label_colour(),
+    )
     ticks = list(zip(df["x"], df["step"], strict=True))
     return (bars * labels).opts(
         responsive=True,

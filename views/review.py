@@ -222,9 +222,22 @@ def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
 
 def count_line(n: int, noun: str, none: str) -> str:
     """``1,024 suggestions`` above a list, or ``none`` in words when it is empty."""
-    if not n:
-        return none
-    return f"{presentation.full(n, 'count')} {noun}{'' if n == 1 else 's'}"
+    return presentation.counted(n, noun) if n else none
+
+
+def aging_text(totals: pd.DataFrame | None) -> str:
+    """The aging chart's total in words, and why it is not the bridge's net difference."""
+    if totals is None or not int(totals["open_exceptions"].sum()):
+        return ""
+    n = int(totals["open_exceptions"].sum())
+    at_stake = sum(totals["value_at_stake"])
+    return (
+        f"**In all: {presentation.counted(n, 'open exception')}, "
+        f"{presentation.full(at_stake, 'money')} at stake.** Exceptions already closed are not "
+        "counted. Each exception's value at stake is its own size, always positive (the "
+        "Exceptions tab lists them), so the total does not add up to the bridge's net "
+        "difference on Summary, where steps of opposite signs offset."
+    )
 
 
 def aging_plot(totals: pd.DataFrame) -> Any:
@@ -367,6 +380,7 @@ class ReviewView(pn.viewable.Viewer):
                 "Open exceptions by days from the claim date (the finance date for "
                 "finance-only orders) to the end of the period."
             ),
+            pn.pane.Markdown(pn.bind(aging_text, self.param.aging_totals)),
             live_plot(aging_plot, self.param.aging_totals),
             with_downloads(self._aging, "aging"),
             sizing_mode="stretch_width",
