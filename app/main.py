@@ -346,6 +346,15 @@ class TieoutApp:
                 else:
                     _notify_later([html.escape(f"tab={wanted}: no such tab (ignored)")])
             view_tabs.param.watch(lambda *_: self._write_url(page), "active")
+            for outer, inner in getattr(self.built[page][0], "subtabs", {}).items():
+                if self.query.get("page", ["payments"])[0] == page and "subtab" in self.query:
+                    wanted = self.query["subtab"][0]
+                    slugs = [tab_slug(t.name) for t in inner]
+                    if tab_slug(outer) == self.query.get("tab", [""])[0] and wanted in slugs:
+                        inner.active = slugs.index(wanted)
+                    elif tab_slug(outer) == self.query.get("tab", [""])[0]:
+                        _notify_later([html.escape(f"subtab={wanted}: no such tab (ignored)")])
+                inner.param.watch(lambda *_: self._write_url(page), "active")
         names = ["start", "end", *model.FILTERS, *model.SETTINGS]
         model.param.watch(lambda *_: self._write_url(page), names)
 
@@ -362,7 +371,11 @@ class TieoutApp:
             query.update(to_query(model))
         view_tabs = getattr(self.built.get(page, (None,))[0], "tabs", None)
         if view_tabs is not None and view_tabs.active:
-            query["tab"] = [tab_slug(view_tabs[view_tabs.active].name)]
+            name = view_tabs[view_tabs.active].name
+            query["tab"] = [tab_slug(name)]
+            inner = getattr(self.built[page][0], "subtabs", {}).get(name)
+            if inner is not None and inner.active:
+                query["subtab"] = [tab_slug(inner[inner.active].name)]
         search = urllib.parse.urlencode(query, doseq=True)
         pn.state.location.search = f"?{search}" if search else ""
 

@@ -121,3 +121,19 @@ def test_a_link_opens_its_tab(root: Path, monkeypatch: pytest.MonkeyPatch) -> No
     view = template.tieout_pages["reconciliation"][0]
     assert view.tabs[view.tabs.active].name == "ROAS & CAC"
     assert main_mod.tab_slug("ROAS & CAC") == "roas-cac"
+
+
+def test_a_link_opens_the_reviews_own_tab(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.main as main_mod
+
+    query = {"page": ["reconciliation"], "tab": ["review"], "subtab": ["aging"]}
+    monkeypatch.setattr(main_mod, "_session_query", lambda: query)
+    template = main_mod.create_app(open_source(root))
+    view = template.tieout_pages["reconciliation"][0]
+    assert view.tabs[view.tabs.active].name == "Review"
+    inner = view.subtabs["Review"]
+    assert inner[inner.active].name == "Aging"
+    # a sub-tab that does not exist is ignored (the first stays open), as a tab is
+    query["subtab"] = ["nowhere"]
+    template = main_mod.create_app(open_source(root))
+    assert template.tieout_pages["reconciliation"][0].subtabs["Review"].active == 0

@@ -381,6 +381,8 @@ class ReconciliationView(pn.viewable.Viewer):
         self.review = ReviewView(model=m)  # work each exception, sign off (views/review.py)
         self.tabs = tabs(summary, roas, funnel, daily, exceptions, self.review.__panel__())
         self.review.attach(self.tabs)
+        #: tabs inside a tab, by the outer tab's name: the open one is in the link (`subtab`)
+        self.subtabs = {"Review": self.review.tabs}
         self.tabs.param.watch(self._update_exceptions, "active")
         m.param.watch(self._update_exceptions, "computations")
         for p_ in ("exception_class", "exception_flag"):

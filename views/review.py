@@ -335,6 +335,7 @@ class ReviewView(pn.viewable.Viewer):
             _wrapping(self._status, self._owner, self._note),
             _wrapping(apply, reload),
             with_downloads(self._work, "review_worklist"),
+            name="Exceptions",  # the tab's title, and its name in the link (`subtab`)
             sizing_mode="stretch_width",
         )
         # suggestions and decided matches
@@ -371,6 +372,7 @@ class ReviewView(pn.viewable.Viewer):
             undo,
             self._counts["matches"],
             with_downloads(self._matches, "review_matches"),
+            name="Suggested matches",  # the tab's title, and its name in the link (`subtab`)
             sizing_mode="stretch_width",
         )
         # aging
@@ -383,6 +385,7 @@ class ReviewView(pn.viewable.Viewer):
             pn.pane.Markdown(pn.bind(aging_text, self.param.aging_totals)),
             live_plot(aging_plot, self.param.aging_totals),
             with_downloads(self._aging, "aging"),
+            name="Aging",  # the tab's title, and its name in the link (`subtab`)
             sizing_mode="stretch_width",
         )
         # sign-off
@@ -411,27 +414,25 @@ class ReviewView(pn.viewable.Viewer):
             self._counts["signoffs"],
             with_downloads(self._signoffs, "sign-offs"),
             self._diff_box,
+            name="Sign-off",  # the tab's title, and its name in the link (`subtab`)
             sizing_mode="stretch_width",
         )
         self._log = table(review.empty(LOG_COLUMNS), header_filters=True)
         history = pn.Column(
             self._counts["log"],
             with_downloads(self._log, "review_log"),
+            name="History",  # the tab's title, and its name in the link (`subtab`)
             sizing_mode="stretch_width",
         )
+        # a handle for the page's link (`subtab=aging`) and for tests
+        self.tabs = tabs(worklist, suggestions, aging, signoff, history)
         self._layout = pn.Column(
             self._who,
             self._notices,
             self._message,
             # as wide as the page (`views.common.tabs`): a table wider than it scrolls in its
             # own frame
-            tabs(
-                ("Exceptions", worklist),
-                ("Suggested matches", suggestions),
-                ("Aging", aging),
-                ("Sign-off", signoff),
-                ("History", history),
-            ),
+            self.tabs,
             name="Review",
             sizing_mode="stretch_width",
         )
