@@ -77,6 +77,15 @@ def choose(page: Any, box: int, value: str) -> None:
     page.keyboard.press("Enter")
 
 
+def settled(page: Any, timeout_ms: int = 30_000) -> None:
+    """Wait until a filter change's charts and tables have followed its cards: they stay dimmed
+    until then (`views.common.dim_while_busy` sets ``--tieout-later`` on the body), and follow
+    only once no change has come for a moment (`views.common.CHART_DELAY_MS`)."""
+    page.wait_for_function(
+        "() => document.body.style.getPropertyValue('--tieout-later') === ''", timeout=timeout_ms
+    )
+
+
 def open_domain(page: Any, url: str, nav: str, title: str, kpi: str, shot: str) -> None:
     """Open a domain page from the navigation and wait for its title and a KPI value."""
     page.goto(url)

@@ -18,7 +18,14 @@ import pandas as pd
 import pytest
 
 from tests import influencer_tiny, recon_tiny
-from tests.browser.helpers import ARTIFACTS, CHROMIUM, browser_page, choose, open_domain
+from tests.browser.helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    browser_page,
+    choose,
+    open_domain,
+    settled,
+)
 from tests.conftest import write_tables
 from tests.payments_tiny import MERCHANTS, TRANSACTIONS
 
@@ -177,7 +184,7 @@ def test_influencer_page_in_browser(server: str, tmp_path: Path) -> None:
         charts = _chart_fingerprint(page)
         choose(page, 0, "BrandB")
         page.wait_for_selector("text=$500.00", timeout=30_000)  # O3 300 + O5 200
-        page.wait_for_timeout(500)
+        settled(page)
         assert _chart_fingerprint(page) != charts  # the charts changed with the cards
         for tab in ("Product & Brand", "Influencers"):
             page.get_by_text(tab, exact=True).click()
@@ -208,6 +215,7 @@ def test_reconciliation_page_in_browser(server: str, tmp_path: Path) -> None:
         choose(page, 1, "CampB")
         # CampB, claimed at any date: A5 20 + A7 70 booked
         page.wait_for_selector("text=$90.00", timeout=30_000)
+        settled(page)
         for tab in ("ROAS & CAC", "Funnel", "Daily variance", "Exceptions"):
             page.get_by_text(tab, exact=True).click()
             page.wait_for_timeout(1500)
