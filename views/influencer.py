@@ -285,10 +285,10 @@ class InfluencerView(pn.viewable.Viewer):
                 ),
                 sizing_mode="stretch_width",
             ),
-            pn.Row(
-                live_plot(top_plot, m.param.top_influencers),
-                live_plot(roi_plot, m.param.worst_influencers),
-            ),
+            # one above the other: side by side at 1024 px each had half the width for the
+            # names and values on its axis, and the bars were squeezed
+            live_plot(top_plot, m.param.top_influencers),
+            live_plot(roi_plot, m.param.worst_influencers),
             pn.pane.Markdown(
                 "**Every influencer** (revenue is Influenced revenue credited by the chosen "
                 "attribution model; sort by clicking a header, filter under it)"
