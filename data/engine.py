@@ -12,6 +12,7 @@ DATE; declared low-cardinality text ENUM; fact tables sorted by date.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -45,6 +46,7 @@ from data.validate import (
     Report,
     Settings,
     engine_connection,
+    enum_types,
     find_file,
     load_domain,
     open_binary,
@@ -367,12 +369,16 @@ def ingest_tables(
         )
         for name in have.keys() - keep:
             con.execute(f'ALTER TABLE {table} DROP COLUMN "{name}"')
+        enums = enum_types(spec, list(expr.columns))
+        done = set(data.enums.get(spec.name, ()))  # stored as their ENUM when judged
         with watch(con, progress, f"storing {spec.name}", data.rows.get(spec.name)):
             for name in expr.columns:
                 kind = spec.column(name).kind if name in spec.names else "str"
                 want = {"money": "BIGINT", "int": "BIGINT", "date": "DATE"}.get(kind)
-                if name in spec.categorical or kind == "enum":
-                    want = f'"enum_{spec.name}_{name}"'
+                if name in done:
+                    want = None
+                elif name in enums:
+                    want = f'"{enums[name]}"'
                     con.execute(f"DROP TYPE IF EXISTS {want}")
                     con.execute(
                         f'CREATE TYPE {want} AS ENUM (SELECT DISTINCT "{name}" FROM {table} '
@@ -387,15 +393,55 @@ def ingest_tables(
     return counts
 
 
+def _store_mart(con: duckdb.DuckDBPyConnection, be: Any, name: str, expr: ibis.Table) -> None:
+    """Store mart ``name`` as Ibis creates a table from an expression (a table of the
+    expression's schema, then its rows inserted), except that the text columns of
+    `data.marts.MART_ENUMS` get ENUM types made first from the values they can hold, and that
+    an intermediate step (``_name``, dropped once the marts are built) is a temporary table:
+    never written to the database file."""
+    from data.marts import MART_ENUMS
+
+    step = name.startswith("_")
+    con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    be.create_table(name, schema=expr.schema(), temp=step)
+    tables = set(be.list_tables())
+    for column, values in MART_ENUMS.get(name, {}).items():
+        parts = []
+        for source in values.columns:
+            table, col = source.split(".")
+            if table not in tables or col not in be.table(table).columns:
+                break
+            parts.append(f'SELECT CAST("{col}" AS VARCHAR) AS v FROM "{table}"')
+        else:
+            if values.listed:
+                listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values.listed)
+                parts.append(f"SELECT unnest([{listed}]) AS v")
+            type_name = f"enum_{name}_{column}"
+            con.execute(f'DROP TYPE IF EXISTS "{type_name}"')
+            con.execute(
+                f'CREATE TYPE "{type_name}" AS ENUM (SELECT DISTINCT v FROM '
+                f"({' UNION ALL '.join(parts)}) WHERE v IS NOT NULL ORDER BY 1)"
+            )
+            con.execute(f'ALTER TABLE "{name}" ALTER COLUMN "{column}" TYPE "{type_name}"')
+    columns = ", ".join(f'"{c}"' for c in expr.columns)
+    con.execute(f'INSERT INTO "{name}" ({columns}) {be.compile(expr)}')
+
+
 def drop_raw(con: duckdb.DuckDBPyConnection, domain: str) -> None:
-    """Drop what was read and judged of a domain's files (tables, views over Parquet)."""
+    """Drop what was read and judged of a domain's files (tables, views over Parquet), and
+    the ENUM types made for a judged table that is not kept."""
     for spec in schemas.tables_of(domain):
-        for name in (f"raw_{spec.name}", f"judged_{spec.name}"):
+        judged = f"judged_{spec.name}"
+        for name in (f"raw_{spec.name}", judged):
             kind = con.execute(
                 "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
             ).fetchone()
             if kind:
                 con.execute(f'DROP {"VIEW" if kind[0] == "VIEW" else "TABLE"} "{name}"')
+                if name == judged:
+                    for type_name in enum_types(spec, spec.names).values():
+                        with contextlib.suppress(duckdb.Error):  # still used by a table
+                            con.execute(f'DROP TYPE IF EXISTS "{type_name}"')
 
 
 #: A domain's mart builder (named by its `data.domains` declaration) returns ``{name: mart}``:
@@ -573,7 +619,7 @@ def build_database(
                             with watch(con, say, f"building {domain} mart {name}"):
                                 if callable(expr):  # built from marts stored before it
                                     expr = expr()
-                                be.create_table(name, expr, overwrite=True)
+                                _store_mart(con, be, name, expr)
                                 if name.startswith("_"):
                                     steps.append(name)
                     finally:

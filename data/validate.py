@@ -12,7 +12,9 @@ row 1, the first data row is row 2); for Parquet files they count data rows from
 
 from __future__ import annotations
 
+import functools
 import gzip
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ MAX_TEXT_CHARS = _checks.MAX_TEXT_CHARS
 Settings = _checks.Settings
 
 Severity = Literal["error", "warning"]
+log = logging.getLogger("tieout")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class DomainData:
     typed: dict[str, Any] = field(default_factory=dict)  # table -> Ibis expression
     # table -> the engine table holding its typed columns (and the checks' flags), sorted
     stored: dict[str, str] = field(default_factory=dict)
+    # table -> its columns already stored as their ENUM type (`enum_types`) when judged
+    enums: dict[str, list[str]] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)  # table -> required columns
     unmatched: dict[str, list[str]] = field(default_factory=dict)  # table -> unused headers
     rows: dict[str, int] = field(default_factory=dict)
@@ -224,6 +229,88 @@ def read_mappings(
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def enum_types(spec: Any, columns: list[str]) -> dict[str, str]:
+    """The typed columns of a table stored as ENUM (declared low-cardinality text, and enum
+    columns) and the name of each one's type."""
+    out = {}
+    for name in columns:
+        kind = spec.column(name).kind if name in spec.names else "str"
+        if name in spec.categorical or kind == "enum":
+            out[name] = f"enum_{spec.name}_{name}"
+    return out
+
+
+def _enum_first(
+    be: Any,
+    spec: Any,
+    judged_name: str,
+    enums: dict[str, str],
+    raw: intake.RawTable,
+    typed_of: Callable[..., _checks.Typed],
+) -> dict[str, str]:
+    """Create each ENUM type of ``enums`` from the distinct typed values of its column, in
+    sorted order (as the engine did from the stored table); return those created.
+
+    Only text columns (kinds ``str`` and ``enum``) are typed so; the engine types any other
+    after ingest, as before. A typed text value depends on its raw cell alone, so the raw
+    column's distinct cells are typed (``typed_of(table, columns=)``: the table's typing, over
+    another table) instead of every row: typing each column again over its million rows cost
+    more than the ENUM saved. A type still used by a table of an earlier load on this
+    connection is left to the engine, which types that column after ingest as before."""
+    con = be.con
+    con.execute(f'DROP TABLE IF EXISTS "{judged_name}"')
+    made = {}
+    for name, type_name in enums.items():
+        if name in spec.names and spec.column(name).kind not in ("str", "enum"):
+            continue
+        try:
+            con.execute(f'DROP TYPE IF EXISTS "{type_name}"')
+        except duckdb.Error:  # in use by a stored table: typed after ingest instead
+            continue
+        made[name] = type_name
+    if not made:
+        return made
+    # every column's distinct cells in one scan (a row of one set has NULL in the others'
+    # columns: NULL types as NULL, which no ENUM holds), as the text that typing reads (a
+    # Parquet number column as text: 0.0 and -0.0 are one number but two texts)
+    raws = list(dict.fromkeys(raw.columns[name] for name in made))
+    sets = ", ".join(f'("{rc}")' for rc in raws)
+    cells_name = f"cells_{judged_name}"
+    text = ", ".join(f'CAST("{rc}" AS VARCHAR) AS "{rc}"' for rc in raws)
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{cells_name}" AS SELECT * FROM '
+        f"(SELECT {text} FROM {raw.name}) GROUP BY GROUPING SETS ({sets})"
+    )
+    try:
+        cells = be.sql(f'SELECT 0::BIGINT AS "_row", * FROM "{cells_name}"')
+        for name, type_name in made.items():
+            one = typed_of(cells, columns={name: raw.columns[name]})
+            values = be.compile(one.table.select(name))
+            con.execute(
+                f'CREATE TYPE "{type_name}" AS ENUM (SELECT DISTINCT "{name}" FROM ({values}) '
+                f'WHERE "{name}" IS NOT NULL ORDER BY 1)'
+            )
+    finally:
+        con.execute(f'DROP TABLE "{cells_name}"')
+    return made
+
+
+def _typing_sql(
+    be: Any, judged: _checks.Typed, order_by: str | None, name: str, enums: dict[str, str]
+) -> str:
+    """The statement storing a judged table as ``name``: its ENUM columns cast to their types,
+    sorted by ``order_by`` then file order when it has that column. A table without a sort
+    column keeps the order it was read in, file order (the connection preserves insertion
+    order): no sort by ``_row``."""
+    select = be.compile(judged.table)
+    if enums:
+        cast = ", ".join(f'CAST("{c}" AS "{t}") AS "{c}"' for c, t in enums.items())
+        select = f"SELECT * REPLACE ({cast}) FROM ({select})"
+    if order_by in judged.columns:
+        select = f'SELECT * FROM ({select}) ORDER BY "{order_by}", "_row"'
+    return f'CREATE OR REPLACE TABLE "{name}" AS {select}'
 
 
 def load_domain(
@@ -365,19 +452,34 @@ def load_domain(
         raw, rt, shown = read[spec.name]
         label = labels[spec.name]
         say(f"checking {label} ({raw.rows:,} rows)")
-        judged = _checks.typed_table(be, rt, spec, raw.columns, raw.typed, settings, label, shown)
+        typed_of = functools.partial(
+            _checks.typed_table,
+            be,
+            spec=spec,
+            types=raw.typed,
+            settings=settings,
+            label=label,
+            shown=shown,
+        )
+        judged = typed_of(rt, columns=raw.columns)
         # Every cell typed and flagged once, into a table the checks then scan as plain columns
         # (the parse expressions are most of the cost; evaluating them in each check was 3x).
         # Stored in the order the database keeps (sort key, then file order), so that when the
         # data is valid this very table becomes the domain's table (`data.engine.ingest_tables`).
         judged_name = f"judged_{spec.name}"
-        # A table without a sort column keeps the order it was read in, file order (the
-        # connection preserves insertion order): no sort by ``_row``.
-        stored = judged.table
-        if spec.order_by in judged.columns:
-            stored = stored.order_by([spec.order_by, "_row"])
+        enums = _enum_first(be, spec, judged_name, enum_types(spec, judged.columns), raw, typed_of)
+        # Low-cardinality text is written as its ENUM at once: written as text and then
+        # rewritten by the engine, it was most of typing its table (`_enum_first`).
         with intake.watch(con, progress, f"typing {label}", raw.rows):
-            con.execute(f'CREATE OR REPLACE TABLE "{judged_name}" AS {be.compile(stored)}')
+            try:
+                con.execute(_typing_sql(be, judged, spec.order_by, judged_name, enums))
+            except duckdb.ConversionException:  # a value its ENUM lacks: never expected
+                log.warning("typing %s with ENUM columns failed: typed as text", label)
+                for type_name in enums.values():
+                    con.execute(f'DROP TYPE IF EXISTS "{type_name}"')
+                enums = {}
+                con.execute(_typing_sql(be, judged, spec.order_by, judged_name, enums))
+        data.enums[spec.name] = list(enums)
         data.stored[spec.name] = judged_name
         judged.table = be.table(judged_name)
         data.notes += [f"{label}: {n}" for n in judged.notes]
