@@ -228,3 +228,45 @@ def test_counts_read_as_words() -> None:
     assert presentation.counted(0, "problem") == "0 problems"
     assert presentation.counted(1204, "difference") == "1,204 differences"
     assert presentation.counted(2, "day", "days in the period") == "2 days in the period"
+
+
+def test_work_after_the_cards_waits_for_changes_to_stop_but_not_for_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`views.common._Later`: charts wait until no change has come for CHART_DELAY_MS; what a
+    job adds (the charts of the tables it just worked out) follows at once, without a new wait
+    (it had one: a page's charts came a whole wait after its tables)."""
+    import views.common as common
+
+    class Doc:
+        def __init__(self) -> None:
+            self.calls: list[tuple[object, int]] = []
+
+        def add_timeout_callback(self, callback: object, ms: int) -> None:
+            self.calls.append((callback, ms))
+
+    now = [0.0]
+    monkeypatch.setattr(common.time, "monotonic", lambda: now[0])
+    doc, ran = Doc(), []
+    queue = common._Later(doc)
+
+    def tables() -> None:
+        ran.append("tables")
+        queue.add(2, lambda: ran.append("chart"))  # from inside a job
+
+    def run_next(at_ms: float) -> int:
+        now[0] = at_ms / 1000
+        callback, _ = doc.calls.pop(0)
+        callback()
+        return doc.calls[-1][1] if doc.calls else 0
+
+    delay, gap = common.CHART_DELAY_MS, common.LATER_GAP_MS
+    queue.add(1, tables)  # a change at 0 ms
+    assert doc.calls[-1][1] == delay
+    now[0] = 0.1
+    queue.add(3, lambda: ran.append("cards' table"))  # another change at 100 ms
+    # due at 250 ms, but the change at 100 ms postpones it to 350 ms
+    assert run_next(delay) == delay - (delay - 100) and ran == []
+    assert run_next(100 + delay) == gap and ran == ["tables"]  # the chart it added: no wait
+    assert run_next(100 + delay + gap) == gap and ran == ["tables", "cards' table"]
+    assert run_next(100 + delay + 2 * gap) == 0 and ran == ["tables", "cards' table", "chart"]

@@ -714,9 +714,12 @@ class _Later:
         self._settle: dict[int, Any] = {}  # run when no other job is left
         self._last = 0.0
         self._scheduled = False
+        self._running = False
 
     def add(self, key: int, job: Any, settle: bool = False) -> None:
         (self._settle if settle else self._jobs).setdefault(key, job)
+        if self._running:  # work that follows from a job (charts of its tables): no new wait
+            return
         self._last = time.monotonic()
         self._schedule(CHART_DELAY_MS)
 
@@ -736,9 +739,11 @@ class _Later:
         if not jobs:
             return
         job = jobs.pop(next(iter(jobs)))
+        self._running = True
         try:
             job()
         finally:
+            self._running = False
             if self._jobs or self._settle:
                 self._schedule(LATER_GAP_MS)
 
