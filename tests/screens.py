@@ -101,6 +101,8 @@ def slug(*parts: str) -> str:
 def shoot(url: str, pages: tuple[str, ...]) -> list[str]:
     """Take the screenshots; return one line per view that is wider than its window."""
     SCREENS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENS.glob("*.png"):  # a view renamed or gone leaves no stale image behind
+        old.unlink()
     problems = []
     for theme in THEMES:
         for width, height in SIZES:
