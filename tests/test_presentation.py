@@ -270,3 +270,70 @@ def test_work_after_the_cards_waits_for_changes_to_stop_but_not_for_itself(
     assert run_next(100 + delay) == gap and ran == ["tables"]  # the chart it added: no wait
     assert run_next(100 + delay + gap) == gap and ran == ["tables", "cards' table"]
     assert run_next(100 + delay + 2 * gap) == 0 and ran == ["tables", "cards' table", "chart"]
+
+
+def test_partial_weeks_are_drawn_apart_with_the_same_numbers() -> None:
+    """The last week of Q4 2025 (Dec 29-31, 3 days) read as a crash from $2.2M to $1.0M: the
+    partial weeks are hollow grey points on dashed grey segments, off the solid line, their
+    values the model's."""
+    from decimal import Decimal
+
+    from views.payments import trend_caption, trend_plot
+
+    weeks = pd.DataFrame(
+        {
+            "period": pd.to_datetime(["2025-09-29", "2025-10-06", "2025-10-13", "2025-12-29"]),
+            "gpv": [Decimal("1300000"), Decimal("2000000"), Decimal("2100000"), Decimal("1000000")],
+            "gpv_change_pct": [None, 53.8, 5.0, -52.4],
+            "days": [5, 7, 7, 3],
+        }
+    )
+    solid, dashed, marks = trend_plot(weeks, weeks, "Week", "GPV")
+    assert list(solid.dimension_values("gpv"))[1:3] == [2_000_000.0, 2_100_000.0]
+    assert pd.isna(solid.dimension_values("gpv")[[0, 3]]).all()  # not on the solid line
+    assert list(marks.dimension_values("gpv")) == [1_300_000.0, 1_000_000.0]
+    assert list(marks.dimension_values("days")) == [5, 3]
+    assert marks.opts.get().kwargs["fill_alpha"] == 0 and marks.opts.get().kwargs["size"] >= 12
+    # dashed: only the two segments that reach a partial week, with a gap after each
+    values = list(dashed.dimension_values("gpv"))
+    assert values[:2] == [1_300_000.0, 2_000_000.0] and values[3:5] == [2_100_000.0, 1_000_000.0]
+    assert dashed.opts.get().kwargs["line_dash"] == "dashed"
+    assert "not a drop" in trend_caption("Week", "GPV")
+    assert "partly in the period" in trend_caption("Month", "Approval rate")
+
+
+def test_chart_titles_name_what_they_show() -> None:
+    from views.influencer import ORGANIC_CAPTION, share_plot
+    from views.payments import cohort_heatmap, lorenz_plot
+
+    shares = pd.DataFrame(
+        {
+            "brand": ["Acme", "Zeta"],
+            "revenue": [100.0, 50.0],
+            "revenue_influenced": [80.0, 40.0],
+            "payout": [10.0, 5.0],
+            "gross_profit": [40.0, 20.0],
+            "net_profit": [30.0, 15.0],
+            "share": [0.667, 0.333],
+        }
+    )
+    plot = share_plot({"brand": shares}, "brand")
+    assert plot.opts.get().kwargs["title"] == "Revenue and net profit by brand"
+    assert "no influencer cost" in ORGANIC_CAPTION
+    cohorts = pd.DataFrame(
+        {"cohort": ["2025-01-01"], "k": [0], "active_share": [1.0], "merchants": [3]}
+    )
+    title = cohort_heatmap(cohorts, "active_share").opts.get().kwargs["title"]
+    assert title == "Merchants active by onboarding cohort, all dates"  # fits at 1024 px
+    curve = pd.DataFrame({"merchant_share": [0.0, 0.5, 1.0], "gpv_share": [0.0, 0.1, 1.0]})
+    assert lorenz_plot(curve).opts.get().kwargs["legend_position"] == "top_left"
+
+
+def test_toggles_show_the_chosen_option_filled() -> None:
+    """The chosen option of a toggle (Week / Month) was a shade apart from the others on the
+    dark theme: primary and outlined, the chosen one is filled."""
+    from views.common import toggle
+    from views.payments import PaymentsView
+
+    widget = toggle(PaymentsView.param.grain)
+    assert (widget.color, widget.variant) == ("primary", "outline")

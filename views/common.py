@@ -934,6 +934,15 @@ def tabs(*panels: Any, **kwargs: Any) -> pn.Tabs:
     )
 
 
+def toggle(parameter: param.Parameter, **kwargs: Any) -> pn.widgets.RadioButtonGroup:
+    """A choice among a few options shown as buttons (Week / Month, GPV / Approval rate): the
+    chosen one filled with the theme's primary colour, the others outlined, so it is told
+    apart on the light and the dark theme alike (the default grey buttons differ by a shade)."""
+    return pn.widgets.RadioButtonGroup.from_param(
+        parameter, color="primary", variant="outline", **kwargs
+    )
+
+
 def framed(widget: Any) -> pn.Column:
     """``widget`` in a frame that scrolls sideways when it is wider than the page (a frame
     that does not scroll takes the width of what it holds, and so does the page)."""

@@ -58,6 +58,20 @@ LABELS = {
     "product": "Product",
     "campaign": "Campaign",
 }
+#: What a share chart's bars are by ``dim``: revenue and net profit (`share_plot`).
+TITLES = {
+    "source": "Revenue and net profit, influenced vs organic",
+    "brand": "Revenue and net profit by brand",
+    "platform": "Revenue and net profit by platform",
+    "product": "Revenue and net profit by product",
+    "campaign": "Revenue and net profit by campaign",
+}
+#: Why Organic has no net-profit bar (`models.influencer`: organic sales carry no influencer
+#: cost, and no profit is attributed to them), under the influenced-vs-organic chart.
+ORGANIC_CAPTION = (
+    "Organic has no net-profit bar: organic sales carry no influencer cost, so no profit is "
+    "attributed to them."
+)
 #: The columns of a share table that add up, and what one row of it is called (for "Other").
 SHARE_SUMS = ["revenue", "revenue_influenced", "payout", "gross_profit", "net_profit", "share"]
 NOUNS = {"source": "source", "brand": "brand", "platform": "platform"}
@@ -81,7 +95,7 @@ def share_plot(shares: dict[str, pd.DataFrame], dim: str) -> Any:
         df = df.sort_values(dim, key=lambda c: c.astype(str), ascending=False)
     data = df[[dim, "revenue", "net_profit"]].melt(id_vars=dim, var_name="Measure")
     data["Measure"] = data["Measure"].map(presentation.label)
-    title = LABELS[dim] + (" (largest first, the rest as Other)" if folded else "")
+    title = TITLES[dim] + (" (largest first, the rest as Other)" if folded else "")
     return data.hvplot.barh(
         x=dim,
         y="value",
@@ -257,7 +271,9 @@ class InfluencerView(pn.viewable.Viewer):
         overview = pn.Column(
             self.cards,
             # one under another: side by side, three bar charts of names were unreadable at 1024 px
-            *(shares(d) for d in ("source", "brand", "platform")),
+            shares("source"),
+            pn.pane.Markdown(ORGANIC_CAPTION, styles={"font-size": "0.9em"}, margin=(0, 10)),
+            *(shares(d) for d in ("brand", "platform")),
             live_plot(trend_plot, m.param.trend, m.param.trend_grain),
             live_plot(product_platform_plot, m.param.product_platform),
             name="Overview",

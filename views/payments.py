@@ -6,6 +6,7 @@ from typing import Any
 
 import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -21,6 +22,7 @@ from views.common import (
     empty_plot,
     esc,
     hover,
+    label_colour,
     live_plot,
     model_filters,
     money_floats,
@@ -30,6 +32,7 @@ from views.common import (
     show_later,
     table,
     tabs,
+    toggle,
     with_downloads,
     workbook_download,
 )
@@ -65,7 +68,23 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
     }[col]
     data = money_floats(df[["period", col, change, "days"]])
     data["period"] = pd.to_datetime(data["period"])
-    line = data.hvplot.line(
+    # A first or last week (month) cut by the period's dates sums fewer days: drawn apart
+    # (hollow grey points on a dashed grey line), so its dip is read as the calendar, not the
+    # business. The numbers are the model's, unchanged.
+    full_days = 7 if grain == "Week" else data["period"].dt.days_in_month
+    part = (data["days"] < full_days).to_numpy()
+    solid = data.assign(**{col: data[col].where(~part)})  # a gap at each partial point
+    # the segments that reach a partial point, dashed: each its two ends, then a gap
+    ends = [i for i in range(len(data) - 1) if part[i] or part[i + 1]]
+    rows = [r for i in ends for r in (i, i + 1, None)]
+    dashed = pd.DataFrame(
+        {
+            "period": [data["period"].iloc[r] if r is not None else pd.NaT for r in rows],
+            col: [data[col].iloc[r] if r is not None else np.nan for r in rows],
+        },
+        columns=["period", col],
+    )
+    line = solid.hvplot.line(
         x="period",
         y=col,
         hover_cols=[change],
@@ -73,20 +92,20 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
         xlabel=grain,
         responsive=True,
         height=300,
-        title=f"{metric} by {grain.lower()} (hollow: a {grain.lower()} only partly in the period)",
+        title=f"{metric} by {grain.lower()}",
         yformatter=axis_formatter(presentation.field(col).kind),
         hover_tooltips=[("Period", "@{period}{%F}"), *hover(col, change)],
     )
-    # A first or last week (month) cut by the period's dates sums fewer days: marked, so its
-    # dip is read as the calendar, not the business.
-    full = 7 if grain == "Week" else data["period"].dt.days_in_month
-    partial = data[data["days"] < full]
-    marks = hv.Scatter(partial, "period", [col, "days"], label=f"Partial {grain.lower()}").opts(
+    grey = "#8c959f"  # reads on white and on the dark theme's background
+    partial_line = hv.Curve(dashed, "period", col).opts(
+        color=grey, line_dash="dashed", line_width=2, tools=[]
+    )
+    marks = hv.Scatter(data[part], "period", [col, "days"], label=f"Partial {grain.lower()}").opts(
         marker="circle",
-        size=9,
-        fill_color="white",
-        line_color="#bc4c00",
-        line_width=2,
+        size=13,
+        fill_alpha=0,  # hollow on either theme
+        line_color=grey,
+        line_width=3,
         tools=["hover"],
         hover_tooltips=[
             (f"Partial {grain.lower()}", "@{period}{%F}"),
@@ -94,7 +113,17 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
             ("Days in the period", "@{days}"),
         ],
     )
-    return (line * marks).opts(legend_position="top_left", show_legend=False)
+    return (line * partial_line * marks).opts(legend_position="top_left", show_legend=False)
+
+
+def trend_caption(grain: str, metric: str) -> str:
+    """The line under the trend: what the hollow grey points are, in words."""
+    unit = grain.lower()
+    why = "fewer days, not a drop" if metric == "GPV" else "fewer days: fewer payments behind it"
+    return (
+        f"Hollow grey points on a dashed line: a first or last {unit} only partly in the "
+        f"period ({why})."
+    )
 
 
 def decline_heatmap(declines: pd.DataFrame) -> Any:
@@ -148,12 +177,21 @@ def cohort_heatmap(cohorts: pd.DataFrame, measure: str) -> Any:
         clipping_colors={"NaN": "rgba(0, 0, 0, 0)"},
         responsive=True,
         height=380,
-        # cohorts span the data, whatever the period chosen (the other filters apply)
-        title=f"Cohort retention, all dates: {label} (month 0 = onboarding; empty = not yet seen)",
+        # cohorts span the data, whatever the period chosen (the other filters apply): said
+        # in full in `COHORT_CAPTION` under the chart (a longer title was cut at 1024 px)
+        title=f"{label} by onboarding cohort, all dates",
         xlabel="Months since onboarding",
         ylabel="Onboarding cohort",
         invert_yaxis=True,
     )
+
+
+#: The line under the cohort chart: what its rows, columns and empty cells are.
+COHORT_CAPTION = (
+    "A cohort is the merchants onboarded in one month; month 0 is that month. Cohorts use all "
+    "the dates in the data, whatever the period chosen (the other filters apply). An empty "
+    "cell is a month not observable yet."
+)
 
 
 def lorenz_plot(curve: pd.DataFrame) -> Any:
@@ -171,9 +209,12 @@ def lorenz_plot(curve: pd.DataFrame) -> Any:
         yformatter=axis_formatter("percent"),
         hover_tooltips=hover("merchant_share", "gpv_share"),
     )
-    diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(line_dash="dashed", color="gray")
-    return (line * diag).opts(  # the legend where both curves leave room: lower right
-        responsive=True, height=320, title="GPV concentration", legend_position="bottom_right"
+    # in the theme's text colour, so the line and its legend sample read on both themes
+    diag = hv.Curve([(0, 0), (1, 1)], label="Equal shares").opts(
+        line_dash="dashed", color=label_colour(), line_width=2
+    )
+    return (line * diag).opts(  # the legend where neither curve goes: top left
+        responsive=True, height=320, title="GPV concentration", legend_position="top_left"
     )
 
 
@@ -248,10 +289,15 @@ class PaymentsView(pn.viewable.Viewer):
         overview = pn.Column(
             cards,
             pn.Row(
-                pn.widgets.RadioButtonGroup.from_param(self.param.grain),
-                pn.widgets.RadioButtonGroup.from_param(self.param.metric),
+                toggle(self.param.grain),
+                toggle(self.param.metric),
             ),
             trend,
+            pn.pane.Markdown(
+                pn.bind(trend_caption, self.param.grain, self.param.metric),
+                styles={"font-size": "0.9em"},
+                margin=(0, 10),
+            ),
             name="Overview",
         )
         # a named handle for tests and callers; its "prev" titles name the comparison
@@ -264,7 +310,7 @@ class PaymentsView(pn.viewable.Viewer):
         self.param.watch(_drivers, "breakdown_dim")
         _drivers()
         drivers = pn.Column(
-            pn.widgets.RadioButtonGroup.from_param(self.param.breakdown_dim),
+            toggle(self.param.breakdown_dim),
             live_plot(
                 lambda b, d: breakdown_plot(b.get(d), d, m.compared_name()),
                 m.param.breakdowns,
@@ -290,8 +336,9 @@ class PaymentsView(pn.viewable.Viewer):
             name="Declines",
         )
         cohorts = pn.Column(
-            pn.widgets.RadioButtonGroup.from_param(self.param.cohort_measure),
+            toggle(self.param.cohort_measure),
             live_plot(cohort_heatmap, m.param.cohorts, self.param.cohort_measure),
+            pn.pane.Markdown(COHORT_CAPTION, styles={"font-size": "0.9em"}, margin=(0, 10)),
             name="Cohorts",
         )
         top_table = bound_table(m, "top_merchants")
