@@ -264,3 +264,29 @@ def test_history_signoffs_and_differences_in_words() -> None:
     ]
     assert d["signed"].iloc[0] == "84.8%" and d["now"].iloc[1] == "-$5.00"
     assert d["now"].iloc[3] == "A3 (Missing in finance)"
+
+
+def test_worklist_shows_the_amounts_before_the_workflow(view: ReviewView) -> None:
+    """At 1024 px the first columns are in view: the money, not the mostly empty notes; the
+    empty choices say what they do; the suggestions name the bridge step as the bridge does."""
+    import panel as pn
+
+    from models import presentation
+    from models.reconciliation import REVIEW_STEP
+
+    shown = list(view._work.value.columns)
+    assert shown[:5] == [
+        "order_id",
+        "class",
+        "claimed_revenue",
+        "finance_revenue",
+        "value_at_stake",
+    ]
+    assert shown[5:9] == ["status", "owner", "note", "flags"]
+    assert set(shown) == set(review_model.WORKLIST_COLUMNS) - {"version"}
+    assert view._status.options["(leave as is)"] == ""
+    assert view._owner.placeholder == "(leave as is)"
+    step = presentation.code_label(REVIEW_STEP)  # the bridge's label of its step
+    assert step == "Matched on review"
+    texts = [p.object for p in view.tabs.select(pn.pane.Markdown) if isinstance(p.object, str)]
+    assert any(f"bridge's step *{step}*" in t for t in texts)

@@ -23,7 +23,7 @@ import param
 from data.engine import described
 from data.state import StaleEdit, StateError, Store, open_store
 from models import presentation, review
-from models.reconciliation import ReconciliationModel
+from models.reconciliation import REVIEW_STEP, ReconciliationModel
 from models.review_session import (
     DECISION_COLUMNS,
     LOG_COLUMNS,
@@ -59,8 +59,18 @@ WRAP_CSS = """
 .tabulator-row .tabulator-cell[tabulator-field=reason] { white-space: normal !important; }
 """
 
-#: Worklist columns shown (the version stays in the model's frame: it is checked on save).
-SHOWN = [c for c in review.WORKLIST_COLUMNS if c != "version"]
+#: Worklist columns shown (the version stays in the model's frame: it is checked on save): the
+#: amounts right after the order and its class, then the workflow (status, owner, note, flags),
+#: so at 1024 px the money is in view rather than mostly empty notes.
+_FIRST = ["order_id", "class", "claimed_revenue", "finance_revenue", "value_at_stake"]
+_WORKFLOW = ["status", "owner", "note", "flags"]
+SHOWN = [
+    *_FIRST,
+    *_WORKFLOW,
+    *(c for c in review.WORKLIST_COLUMNS if c not in {*_FIRST, *_WORKFLOW, "version"}),
+]
+#: What the Set status and Owner fields say when left empty: the rows keep theirs.
+UNCHANGED = "(leave as is)"
 
 
 def current_user() -> tuple[str, bool]:
@@ -323,9 +333,9 @@ class ReviewView(pn.viewable.Viewer):
         self._frame = pd.DataFrame()
         statuses = {presentation.code_label(x): x for x in review.STATUSES}
         self._status = pn.widgets.Select(
-            label="Set status", options={"(keep)": "", **statuses}, value=""
+            label="Set status", options={UNCHANGED: "", **statuses}, value=""
         )
-        self._owner = pn.widgets.TextInput(label="Owner", placeholder="(keep)")
+        self._owner = pn.widgets.TextInput(label="Owner", placeholder=UNCHANGED)
         self._note = pn.widgets.TextAreaInput(label="Note", placeholder="Why", height=70)
         apply = pn.widgets.Button(label="Apply to the selected rows", color="primary")
         apply.on_click(self._apply)
@@ -362,8 +372,8 @@ class ReviewView(pn.viewable.Viewer):
                 "Missing-in-finance claims and finance-only orders that are probably one sale: "
                 "equal amounts within the tolerance and dates within the timing window, or order "
                 "IDs that differ only in case, spaces, leading zeros or one character. A "
-                "confirmed pair counts as a matched order in every number (bridge step "
-                "*Matched on review*)."
+                "confirmed pair counts as a matched order in every number (the bridge's step "
+                f"*{presentation.code_label(REVIEW_STEP)}*)."
             ),
             _wrapping(confirm, reject),
             self._counts["sugg"],

@@ -300,7 +300,7 @@ def _write_note(page: Any, audit: Audit, where: str) -> None:
         return
     box.click()
     page.locator("#main textarea").first.fill(NOTE_PAYLOAD)
-    page.locator("#main input[placeholder='(keep)']").first.fill(NOTE_PAYLOAD)
+    page.locator("#main input[placeholder='(leave as is)']").first.fill(NOTE_PAYLOAD)
     page.keyboard.press("Tab")
     status = page.locator("#main select.bk-input").first
     status.select_option(label="Investigating")
