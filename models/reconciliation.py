@@ -29,6 +29,7 @@ import param
 
 from models.base import DomainModel, FiniteNumber, passes, set_options
 from models.kpi import money, money_column
+from models.presentation import counted, day_text, span_text
 from models.recon_approx import AggregateFallback
 from models.recon_common import (
     BRIDGE_STEPS,
@@ -39,6 +40,13 @@ from models.recon_common import (
 )
 from models.recon_orders import OrderLevel
 from models.recon_tables import ReconTables
+
+#: The dated tables in words, for `ReconciliationModel.coverage_warnings`.
+COVERAGE = {
+    "spend": "spend",
+    "claims": "marketing's claimed revenue",
+    "bookings": "finance's booked revenue",
+}
 
 
 class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainModel):
@@ -72,6 +80,9 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
     daily = param.DataFrame(default=None, precedence=-1, doc="Claimed vs booked per day.")
     lag_days = param.Number(default=0, precedence=-1, doc="Typical claim-to-booking lag (days).")
     anomalies = param.DataFrame(default=None, precedence=-1, doc="The user's own anomaly rows.")
+    warnings = param.List(
+        default=[], precedence=-1, doc="Checks on the figures: a table's dates short of others'."
+    )
     confirmed = param.List(
         default=[],
         precedence=-1,
@@ -149,21 +160,58 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
         else:
             self._anomalies = pd.DataFrame(columns=["date", "campaign", "description"])
 
+    def _spans(self) -> dict[str, tuple[dt.date, dt.date]]:
+        """First and last day of each dated table (`COVERAGE`'s words as keys), read once."""
+        if getattr(self, "_span_cache", None) is None:
+            spans = {}
+            for what, t, col in (
+                ("spend", self._spend_t, "date"),
+                ("claims", self._raw_claims, "date"),
+                ("bookings", self._fin, "fin_date"),
+            ):
+                r = self._be.execute(t.agg(lo=t[col].min(), hi=t[col].max()))
+                if pd.notna(r["lo"].iloc[0]):
+                    lo, hi = (pd.Timestamp(r[c].iloc[0]).date() for c in ("lo", "hi"))
+                    spans[what] = (lo, hi)
+            self._span_cache = spans
+        return self._span_cache
+
     def _data_span(self) -> tuple[dt.date | None, dt.date | None]:
-        parts = []
-        for t, col in (
-            (self._spend_t, "date"),
-            (self._raw_claims, "date"),
-            (self._fin, "fin_date"),
-        ):
-            r = self._be.execute(t.agg(lo=t[col].min(), hi=t[col].max()))
-            if pd.notna(r["lo"].iloc[0]):
-                parts.append(
-                    (pd.Timestamp(r["lo"].iloc[0]).date(), pd.Timestamp(r["hi"].iloc[0]).date())
-                )
+        parts = list(self._spans().values())
         if not parts:
             return None, None
         return min(p[0] for p in parts), max(p[1] for p in parts)
+
+    def coverage_warnings(self, start: dt.date, end: dt.date) -> list[str]:
+        """A table whose data stops (or starts) more than ``timing_days`` days before (after)
+        another's inside ``start..end``: the days between count the others without it (spend
+        without the revenue it bought, say), which moves ROAS, CAC and the bridge. In words,
+        for the page and the Data page; nothing when the tables cover the period alike."""
+        spans = self._spans()
+        if len(spans) < 2:
+            return []
+        out = []
+        last = min(end, max(hi for _, hi in spans.values()))
+        first = max(start, min(lo for lo, _ in spans.values()))
+        for what, (lo, hi) in spans.items():
+            rest = [COVERAGE[w] for w in spans if w != what]
+            others, s_ = " and ".join(rest), "" if len(rest) > 1 else "s"
+            this = COVERAGE[what]
+            gap = dt.timedelta(days=1)
+            if first <= hi < last and (last - hi).days > self.timing_days:
+                out.append(
+                    f"{this[0].upper()}{this[1:]} ends on {day_text(hi)}; {others} run{s_} to "
+                    f"{day_text(last)}. For {counted((last - hi).days, 'day')} of the period "
+                    f"({span_text(hi + gap, last)}) the figures count {others} without {this}."
+                )
+            if first < lo <= last and (lo - first).days > self.timing_days:
+                out.append(
+                    f"{this[0].upper()}{this[1:]} starts on {day_text(lo)}; {others} start{s_} "
+                    f"on {day_text(first)}. For {counted((lo - first).days, 'day')} of the "
+                    f"period ({span_text(first, lo - gap)}) the figures count {others} without "
+                    f"{this}."
+                )
+        return out
 
     # -- filters ------------------------------------------------------------------------------
     def _passing(self) -> list[str] | None:
@@ -205,7 +253,8 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
         # the exceptions of this state, read from `exceptions` when (if ever) they are wanted
         self._exceptions, self._exceptions_for = None, (camps, self._order_values(start, end))
         if self._orders_t is None:
-            return self._compute_approximate(start, end, p_start, p_end, camps), dict
+            first = self._compute_approximate(start, end, p_start, p_end, camps)
+            return {**first, "warnings": self.coverage_warnings(start, end)}, dict
         ignored = self._check_pairs()
         cur = self._orders(start, end, camps, details=False)
         prev = self._orders(p_start, p_end, camps, details=False)
@@ -234,6 +283,7 @@ class ReconciliationModel(OrderLevel, ReconTables, AggregateFallback, DomainMode
             }
 
         first = {"confirmed_ignored": ignored, "kpis": kpis, "kpis_prev": kpis_prev}
+        first["warnings"] = self.coverage_warnings(start, end)
         return first, rest
 
     # -- for the review workflow (models.review) -----------------------------------------------

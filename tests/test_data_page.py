@@ -419,3 +419,19 @@ def test_the_pages_checks_on_the_figures_show_on_the_data_page(tmp_path: Path) -
     assert "Checks on the figures**: 1 warning," in text
     assert "Influencer ROI: The payout worked out from the payment terms differs" in text
     assert "I2 (Ben: $50.00 from the terms, $55.00 reported)" in text
+
+
+def test_a_table_that_stops_early_is_a_check_on_the_data_page(tmp_path: Path) -> None:
+    """The reconciliation's tables that do not cover the period alike (spend stops on Mar 2 in
+    the tiny data, claims and bookings go on) are named on the Data page as on the page."""
+    from tests import recon_tiny
+
+    root = write_tables(tmp_path / "data", "reconciliation", recon_tiny.tables())
+    app = create_app(open_source(root)).tieout_app
+    shown = [getattr(o, "object", "") for o in DataView(app=app)._layout]
+    text = "\n".join(str(o) for o in shown if isinstance(o, str))
+    # the page is not open: over all the data (Feb 15 - Apr 3): spend ends on Mar 2, claims on
+    # Mar 28; claims start on Feb 26, bookings on Mar 2 (spend on Feb 15): four checks
+    assert "Checks on the figures**: 4 warnings, each shown on its page too" in text
+    assert "- Reconciliation: Spend ends on Mar 2, 2025; marketing" in text
+    assert "booked revenue starts on Mar 2, 2025" in text

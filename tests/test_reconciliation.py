@@ -295,3 +295,27 @@ def test_bridge_ties_for_any_filter_period_tolerance(
     assert [int(v * 100) for v in steps] == ref.pop("bridge")
     assert m.lag_days == ref.pop("lag_days")
     assert {key: k[key] for key in ref} == ref
+
+
+def test_a_table_that_stops_early_is_named_in_words(model: ReconciliationModel) -> None:
+    # March, timing window 3 days. Spend's last day is Mar 2 (CampB 50.00), claims run to Mar 28
+    # (A6) and bookings to Apr 3 (A6): the period's data ends on Mar 31 (its end), so Mar 3..31
+    # (29 days) count claims and bookings without spend. Claims end 3 days before it (not more
+    # than the window: nothing); bookings start on Mar 2 (A7), 1 day after Mar 1 (nothing).
+    assert model.warnings == [
+        "Spend ends on Mar 2, 2025; marketing's claimed revenue and finance's booked revenue "
+        "run to Mar 31, 2025. For 29 days of the period (Mar 3 - Mar 31, 2025) the figures count "
+        "marketing's claimed revenue and finance's booked revenue without spend."
+    ]
+    model.timing_days = 0  # now 3 days and 1 day are past the window
+    assert model.warnings[1:] == [
+        "Marketing's claimed revenue ends on Mar 28, 2025; spend and finance's booked revenue "
+        "run to Mar 31, 2025. For 3 days of the period (Mar 29 - Mar 31, 2025) the figures "
+        "count spend and finance's booked revenue without marketing's claimed revenue.",
+        "Finance's booked revenue starts on Mar 2, 2025; spend and marketing's claimed revenue "
+        "start on Mar 1, 2025. For 1 day of the period (Mar 1, 2025) the figures count spend and "
+        "marketing's claimed revenue without finance's booked revenue.",
+    ]
+    # Feb 27..Mar 1: spend (to Mar 2) and claims (to Mar 28) cover it; bookings start after it
+    model.param.update(start=dt.date(2025, 2, 27), end=dt.date(2025, 3, 1), timing_days=3)
+    assert model.warnings == []

@@ -146,9 +146,9 @@ def figure_checks(app: Any) -> list[tuple[str, str]]:
 
 def _checks_text(checks: list[tuple[str, str]]) -> str:
     lines = [
-        f"**Checks on the figures**: {len(checks):,} warning{'' if len(checks) == 1 else 's'}, "
-        "shown on the pages too. The "
-        "pages count what the files' terms give; the figures they report stay as the files say."
+        f"**Checks on the figures**: {presentation.counted(len(checks), 'warning')}, each "
+        "shown on its page too, for the period it shows (for a page not opened yet, over all "
+        "the data)."
     ]
     lines += [f"- {esc(get(domain).label)}: {esc(text)}" for domain, text in checks]
     return "\n".join(lines)

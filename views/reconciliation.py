@@ -18,8 +18,10 @@ from views.common import (
     bound_table,
     cards_html,
     choice_filter,
+    data_page_button,
     dim_while_busy,
     empty_plot,
+    esc,
     for_display,
     hover,
     label_colour,
@@ -394,10 +396,39 @@ class ReconciliationView(pn.viewable.Viewer):
                 workbook_download(m),
             ),
             period_line(m),
+            self._coverage_notice(),
             self.tabs,
             dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
         )
+
+    def _coverage_notice(self) -> pn.Column:
+        """A table whose dates stop short of the others' in the period (the model's
+        ``warnings``), in plain words above the tabs; hidden when there is none."""
+        m = self.model
+
+        def text(warnings: list[str]) -> str:
+            if not warnings:
+                return ""
+            return (
+                "**Check the dates of the files.** The tables do not cover the period alike, "
+                "so ROAS, CAC and the bridge mix days with and without part of the data.\n\n"
+                + "\n\n".join(esc(w) for w in warnings)
+            )
+
+        notice = pn.Column(
+            pn.pane.Alert(
+                pn.bind(text, m.param.warnings),
+                alert_type="warning",
+                sizing_mode="stretch_width",
+                margin=(5, 5, 0, 5),
+            ),
+            data_page_button("See the files and checks on the Data page"),
+            visible=bool(m.warnings),
+            sizing_mode="stretch_width",
+        )
+        m.param.watch(lambda e: setattr(notice, "visible", bool(e.new)), "warnings")
+        return notice
 
     def _sync_campaigns(self) -> None:
         f = self.model.funnel
