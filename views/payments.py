@@ -113,7 +113,10 @@ def trend_plot(weekly: pd.DataFrame, monthly: pd.DataFrame, grain: str, metric: 
             ("Days in the period", "@{days}"),
         ],
     )
-    return (line * partial_line * marks).opts(legend_position="top_left", show_legend=False)
+    # padded, so the hollow points at the ends are whole circles, not cut by the frame
+    return (line * partial_line * marks).opts(
+        legend_position="top_left", show_legend=False, padding=(0.02, 0.08)
+    )
 
 
 def trend_caption(grain: str, metric: str) -> str:
