@@ -339,7 +339,10 @@ class InfluencerModel(DomainModel):
             by_inf = self._by_influencer(cur_sales, cur_posts, cur_cost, credited)
             top = by_inf[by_inf["revenue"] > 0].sort_values("revenue", ascending=False).head(10)
             worst = by_inf[by_inf["roi_pct"].notna() & (by_inf["roi_pct"] < 0)]
-            worst = worst.sort_values("roi_pct").head(10)
+            # ties (many at -100%: paid, nothing sold) by the money lost, the most first
+            worst = worst.sort_values(
+                ["roi_pct", "net_profit", "influencer_id"], kind="stable"
+            ).head(10)
             grain = grain_for((end - start).days + 1)
             return {
                 "trend": self._trend(start, end, cur_cost, grain),

@@ -351,3 +351,22 @@ def test_attribution_conserves_and_breakdowns_sum(
     trend = m.trend
     assert sum(trend["payout"], D(0)) == k["payout"]  # exact now: Decimal money in every table
     assert sum(trend["revenue"], D(0)) == k["revenue_total"]
+
+
+def test_worst_roi_ties_are_ranked_by_the_money_lost(
+    shared_root: SharedRoot, engine: Callable[..., Any]
+) -> None:
+    # I3 paid 250.00 per post here (25.00 in the tiny data). Feb 20 - Mar 1: I1 posts P1 (Mar 1,
+    # 100.00) and sells nothing in the period (O1, O2 are Mar 2-3): net -100.00, ROI -100%; I3
+    # posts P4 (Feb 20, 250.00), sells nothing: net -250.00, ROI -100%. Tied at -100%: the one
+    # who lost more first, I3, though I1 comes first by ID.
+    tables = influencer_tiny.tables()
+    tables["payouts"] = tables["payouts"].replace(
+        "PO3,I3,Post,25,,25.00", "PO3,I3,Post,250,,250.00"
+    )
+    root, cache = shared_root("influencer", tables)
+    m = InfluencerModel(engine(root, cache), start=dt.date(2025, 2, 20), end=dt.date(2025, 3, 1))
+    worst = m.worst_influencers.set_index("influencer_id")
+    assert list(worst.index) == ["I3", "I1"]
+    assert list(worst["roi_pct"]) == [-100.0, -100.0]
+    assert list(worst["net_profit"]) == [D("-250.00"), D("-100.00")]
