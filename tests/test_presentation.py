@@ -166,7 +166,8 @@ def test_cards_say_in_words_what_they_compare_with() -> None:
     assert "• 0.0 pp vs previous quarter" in card and "-0.0" not in card
     # up from nothing, and a KPI without a compared value (churn risk): no comparison line
     assert "▲ from 0 vs previous quarter" in card_html("churn_risk_merchants", 3, 0, False, quarter)
-    assert "delta" not in card_html("churn_risk_merchants", 3, None, False, quarter, True)
+    churn = card_html("churn_risk_merchants", 3, None, False, quarter, True)
+    assert "as of the period&#x27;s end, no comparison" in churn and "vs" not in churn
     # spend: up is neither good nor bad (None): 1,100 against 1,000, +10.0%, in grey
     card = card_html("spend", Decimal("1100.00"), Decimal("1000.00"), None, quarter)
     assert "▲ +10.0% vs previous quarter" in card and "color:#6e7781" in card

@@ -239,8 +239,10 @@ def card_html(
         "name": "previous period",
     }
     cur, old = _as_float(value), _as_float(prev)
-    if value is None or missing_prev:  # a KPI of the period only (churn risk): no comparison
+    if value is None:
         delta = ""
+    elif missing_prev:  # a KPI of the period's end only (churn risk): no comparison, say why
+        delta = _delta_html(_GREY, "as of the period's end, no comparison")
     elif c["coverage"] == "none":  # never "$0.00" for a period the data does not reach
         delta = _delta_html(_GREY, c["missing"])
     elif old is None:
