@@ -135,6 +135,10 @@ class TieoutApp:
             value=page if page in PAGES else "payments",
             orientation="vertical",
             sizing_mode="stretch_width",
+            # the open page filled, the others outlined: told apart on both themes (as
+            # `views.common.toggle`; the default grey buttons differed by a shade in dark)
+            color="primary",
+            variant="outline",
         )
         self.main = pn.Column(sizing_mode="stretch_width")
         # Shown when the files behind the data in use change on disk (checked every few seconds).

@@ -936,6 +936,29 @@ def tabs(*panels: Any, **kwargs: Any) -> pn.Tabs:
     )
 
 
+def checks_notice(model: Any, heading: str) -> pn.Column:
+    """The model's checks on the figures (its ``warnings``) in plain words above a page's tabs:
+    ``heading`` (markdown: what to check and why it matters), then each warning, and a button to
+    the Data page; hidden while there is none."""
+
+    def text(warnings: list[str]) -> str:
+        return heading + "\n\n" + "\n\n".join(esc(w) for w in warnings) if warnings else ""
+
+    notice = pn.Column(
+        pn.pane.Alert(
+            pn.bind(text, model.param.warnings),
+            alert_type="warning",
+            sizing_mode="stretch_width",
+            margin=(5, 5, 0, 5),
+        ),
+        data_page_button("See the files and checks on the Data page"),
+        visible=bool(model.warnings),
+        sizing_mode="stretch_width",
+    )
+    model.param.watch(lambda e: setattr(notice, "visible", bool(e.new)), "warnings")
+    return notice
+
+
 def toggle(parameter: param.Parameter, **kwargs: Any) -> pn.widgets.RadioButtonGroup:
     """A choice among a few options shown as buttons (Week / Month, GPV / Approval rate): the
     chosen one filled with the theme's primary colour, the others outlined, so it is told

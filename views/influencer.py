@@ -16,10 +16,9 @@ from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
-    data_page_button,
+    checks_notice,
     dim_while_busy,
     empty_plot,
-    esc,
     for_display,
     hover,
     live_plot,
@@ -248,18 +247,11 @@ class InfluencerView(pn.viewable.Viewer):
             ),
             sizing_mode="stretch_width",
         )
-        warnings = pn.Column(
-            pn.pane.Alert(
-                pn.bind(self._warnings_text, m.param.warnings),
-                alert_type="warning",
-                sizing_mode="stretch_width",
-                margin=(5, 5, 0, 5),
-            ),
-            data_page_button("See the files and checks on the Data page"),
-            visible=bool(m.warnings),
-            sizing_mode="stretch_width",
+        warnings = checks_notice(
+            m,
+            "**Check the payouts file.** This page counts the payouts worked out from each "
+            "influencer's payment terms.",
         )
-        m.param.watch(lambda e: setattr(warnings, "visible", bool(e.new)), "warnings")
 
         def shares(dim: str) -> Any:
             return live_plot(share_plot, m.param.shares, dim)
@@ -322,16 +314,6 @@ class InfluencerView(pn.viewable.Viewer):
             self.tabs,
             dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
-        )
-
-    @staticmethod
-    def _warnings_text(warnings: list[str]) -> str:
-        """The data-quality notice in plain words: what differs, why it matters, where to look."""
-        if not warnings:
-            return ""
-        return (
-            "**Check the payouts file.** This page counts the payouts worked out from each "
-            "influencer's payment terms.\n\n" + "\n\n".join(esc(x) for x in warnings)
         )
 
     def _influencer_cards(self, kpis: dict[str, Any], prev: dict[str, Any], n: int = 0) -> str:

@@ -17,11 +17,10 @@ from views.common import (
     axis_formatter,
     bound_table,
     cards_html,
+    checks_notice,
     choice_filter,
-    data_page_button,
     dim_while_busy,
     empty_plot,
-    esc,
     for_display,
     hover,
     label_colour,
@@ -33,6 +32,7 @@ from views.common import (
     show_frame,
     table,
     tabs,
+    toggle,
     with_downloads,
     workbook_download,
 )
@@ -387,7 +387,7 @@ class ReconciliationView(pn.viewable.Viewer):
             choice_filter(self.param.exception_class, name="Classes shown (all when none)"),
             pn.Row(
                 pn.pane.Markdown("Flags shown:", margin=(12, 5, 0, 10)),
-                pn.widgets.RadioButtonGroup.from_param(self.param.exception_flag),
+                toggle(self.param.exception_flag),
             ),
             with_downloads(self._exceptions, "exceptions"),
             name="Exceptions",
@@ -409,39 +409,15 @@ class ReconciliationView(pn.viewable.Viewer):
                 workbook_download(m),
             ),
             period_line(m),
-            self._coverage_notice(),
+            checks_notice(
+                m,
+                "**Check the dates of the files.** The tables do not cover the period alike, "
+                "so ROAS, CAC and the bridge mix days with and without part of the data.",
+            ),
             self.tabs,
             dim_while_busy(m, self.filters),
             sizing_mode="stretch_width",
         )
-
-    def _coverage_notice(self) -> pn.Column:
-        """A table whose dates stop short of the others' in the period (the model's
-        ``warnings``), in plain words above the tabs; hidden when there is none."""
-        m = self.model
-
-        def text(warnings: list[str]) -> str:
-            if not warnings:
-                return ""
-            return (
-                "**Check the dates of the files.** The tables do not cover the period alike, "
-                "so ROAS, CAC and the bridge mix days with and without part of the data.\n\n"
-                + "\n\n".join(esc(w) for w in warnings)
-            )
-
-        notice = pn.Column(
-            pn.pane.Alert(
-                pn.bind(text, m.param.warnings),
-                alert_type="warning",
-                sizing_mode="stretch_width",
-                margin=(5, 5, 0, 5),
-            ),
-            data_page_button("See the files and checks on the Data page"),
-            visible=bool(m.warnings),
-            sizing_mode="stretch_width",
-        )
-        m.param.watch(lambda e: setattr(notice, "visible", bool(e.new)), "warnings")
-        return notice
 
     def _sync_campaigns(self) -> None:
         f = self.model.funnel
