@@ -190,16 +190,18 @@ def test_influencers_who_share_a_name_get_a_bar_each() -> None:
             "roi_pct": [-90.0, -80.0, -70.0],
             "revenue": [212_345.6, 1_500_000.0, 30.0],
             "payout": [100.0, 100.0, 100.0],
+            "net_profit": [-90.0, -80.0, -70.0],  # ROI x payout
         }
     )
     for plot in (roi_plot(df), top_plot(df)):
         names = list(plot.dimension_values("name"))
         assert names == ["Kai Okafor (INF0069)", "Kai Okafor (INF0149)", "Ava Stone"]
     # each bar's axis label carries its value: bars at the axis' end (-100%) still say it
+    # worst: the ROI and the money lost (-net profit)
     assert list(roi_plot(df).dimension_values("bar")) == [
-        "Kai Okafor (INF0069): -90.0%",
-        "Kai Okafor (INF0149): -80.0%",
-        "Ava Stone: -70.0%",
+        "Kai Okafor (INF0069): -90.0%, lost $90",
+        "Kai Okafor (INF0149): -80.0%, lost $80",
+        "Ava Stone: -70.0%, lost $70",
     ]
     assert list(top_plot(df).dimension_values("bar")) == [
         "Kai Okafor (INF0069): $212K",

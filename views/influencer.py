@@ -174,17 +174,23 @@ def distinct_names(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def valued_names(df: pd.DataFrame, column: str, text: Any) -> pd.DataFrame:
-    """``df`` with ``bar``: each name and its value (``Kai Weber: -100.0%``) for a chart's
-    axis, so bars that reach the axis' end (seven at -100%) still say their value."""
-    return df.assign(bar=[f"{n}: {text(v)}" for n, v in zip(df["name"], df[column], strict=True)])
+def valued_names(df: pd.DataFrame, text: Any) -> pd.DataFrame:
+    """``df`` with ``bar``: each name and its values, ``text(row)`` (``Kai Weber: -100.0%,
+    lost $1.23K``), for a chart's axis, so bars that reach the axis' end still say them."""
+    return df.assign(bar=[f"{r.name}: {text(r)}" for r in df.itertuples()])
 
 
 def roi_plot(worst: pd.DataFrame) -> Any:
     df = distinct_names(for_display(worst))
     if df.empty:
         return empty_plot("No influencer with negative ROI")
-    df = valued_names(df, "roi_pct", lambda v: presentation.full(v, "pct"))
+    df = valued_names(
+        df,
+        lambda r: (
+            f"{presentation.full(r.roi_pct, 'pct')}, lost "
+            + presentation.compact(-r.net_profit, "money", digits=3)
+        ),
+    )
     return df.hvplot.barh(
         x="bar",
         y="roi_pct",
@@ -194,7 +200,7 @@ def roi_plot(worst: pd.DataFrame) -> Any:
         ylabel="ROI",
         xformatter=axis_formatter("pct"),
         xlabel="",
-        title="Worst 10 by ROI",
+        title="Worst 10 by ROI (tied: the most money lost first)",
         hover_cols=["name", "influencer_id", "payout", "revenue"],
         hover_tooltips=[
             ("Name", "@{name}"),
@@ -208,7 +214,7 @@ def top_plot(top: pd.DataFrame) -> Any:
     df = distinct_names(for_display(top))
     if df.empty:
         return empty_plot()
-    df = valued_names(df, "revenue", lambda v: presentation.compact(v, "money", digits=3))
+    df = valued_names(df, lambda r: presentation.compact(r.revenue, "money", digits=3))
     return df.hvplot.barh(
         x="bar",
         y="revenue",
