@@ -340,3 +340,17 @@ def test_toggles_show_the_chosen_option_filled() -> None:
 
     widget = toggle(PaymentsView.param.grain)
     assert (widget.color, widget.variant) == ("primary", "outline")
+
+
+def test_change_columns_carry_their_sign_like_the_cards() -> None:
+    from views.common import table
+
+    df = pd.DataFrame(
+        {"merchant_id": ["M1"], "gpv_change_pct": [74.7], "approval_rate_change": [-0.4]}
+    )
+    widget = table(df)
+    plus = "(v > 0 ? '+' : '')"
+    assert plus in widget.formatters["gpv_change_pct"].template  # +74.7%
+    assert plus in widget.formatters["approval_rate_change"].template  # -0.4 pp (its own sign)
+    ranked = table(pd.DataFrame({"merchant_id": ["M1"], "roi_pct": [12.0]}))
+    assert plus not in ranked.formatters["roi_pct"].template  # a level, not a change: 12.0%

@@ -388,26 +388,29 @@ _TABLE_FORMATS = {
 _SUFFIXES = {"pct": ("%", 1), "points": (" pp", 1), "bps": (" bps", 1), "multiple": ("x", 2)}
 
 
-def _suffixed(suffix: str, decimals: int) -> Any:
-    """A cell formatter for numbers with a unit (``262.4 bps``); only numbers reach it (the
-    template never writes text from the data)."""
+def _suffixed(suffix: str, decimals: int, signed: bool = False) -> Any:
+    """A cell formatter for numbers with a unit (``262.4 bps``; ``signed``: ``+74.7%`` for a
+    rise, as the cards write changes); only numbers reach it (the template never writes text
+    from the data)."""
     from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
+    plus = "(v > 0 ? '+' : '') + " if signed else ""
     return HTMLTemplateFormatter(
         template=(
             "<% var v = Number(value); %><%= (value === null || isNaN(v)) ? 'n/a' : "
-            f"v.toLocaleString('en-US', {{minimumFractionDigits: {decimals}, "
+            f"{plus}v.toLocaleString('en-US', {{minimumFractionDigits: {decimals}, "
             f"maximumFractionDigits: {decimals}}}) + '{suffix}' %>"
         )
     )
 
 
-def number_formatter(kind: str, values: pd.Series | None = None) -> Any:
-    """How a table shows a number column of ``kind`` (values stay numbers, so they sort)."""
+def number_formatter(kind: str, values: pd.Series | None = None, signed: bool = False) -> Any:
+    """How a table shows a number column of ``kind`` (values stay numbers, so they sort);
+    ``signed``: a change, written with its sign (``+74.7%``, ``-0.4 pp``)."""
     from bokeh.models.widgets.tables import NumberFormatter
 
     if kind in _SUFFIXES:
-        return _suffixed(*_SUFFIXES[kind])
+        return _suffixed(*_SUFFIXES[kind], signed=signed)
     whole = values is not None and pd.api.types.is_integer_dtype(values)
     fmt = _TABLE_FORMATS.get(kind, "0,0" if whole else "0,0.00")  # undeclared: 2 decimals
     return NumberFormatter(format=fmt, nan_format="n/a", null_format="n/a")
@@ -443,7 +446,8 @@ def _column_options(shown: pd.DataFrame, compared: str | None = None) -> dict[st
     formatters: dict[str, Any] = {c: {"type": "plaintext"} for c in text_cols}
     for c in shown.columns:
         if c not in text_cols:
-            formatters[c] = number_formatter(presentation.field(c).kind, shown[c])
+            change = "_change" in str(c)  # gpv_change_pct, approval_rate_change: signed
+            formatters[c] = number_formatter(presentation.field(c).kind, shown[c], change)
     return dict(
         formatters=formatters,
         # numbers right-aligned, so their decimals line up
