@@ -98,7 +98,8 @@ class Report:
     def text(self) -> str:
         if not self.problems:
             return "No problems found."
-        head = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        e, w = len(self.errors), len(self.warnings)
+        head = f"{e:,} error{'' if e == 1 else 's'}, {w:,} warning{'' if w == 1 else 's'}"
         return "\n".join([head, *(str(p) for p in self.problems)])
 
 

@@ -51,6 +51,8 @@ def test_unparseable_number_and_money(tmp_path: Path) -> None:
     tx = TRANSACTIONS.replace("T2,2025-02-03 09:00:00,M1,50.00", "T2,2025-02-03 09:00:00,M1,5O.00")
     write_tables(tmp_path, "payments", {"merchants": MERCHANTS, "transactions": tx})
     assert any("column 'amount', row 3: value '5O.00'" in p for p in problems(tmp_path))
+    # the report's first line counts in words: one error, no warning
+    assert load_domain(tmp_path, "payments").report.text().splitlines()[0] == "1 error, 0 warnings"
 
 
 def test_decline_reason_rule_and_mixed_currency(tmp_path: Path) -> None:
